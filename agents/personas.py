@@ -1,0 +1,194 @@
+"""Personas are data: one YAML file each, validated strictly, rendered with StrictUndefined.
+
+A persona joins the pool for its role and skills just by being found in the library folder
+(`agents/personas/`) or in a folder passed with `--personas`; no code names a persona.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+LIBRARY_DIR = Path(__file__).parent / "personas"
+
+Role = Literal["transformer", "instruction_writer", "suggester", "editor", "teacher"]
+ModelRole = Literal["transformer", "instruction_writer", "suggester", "editor", "teacher"]
+
+_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+# What each role's system-message template may use. `personas check` renders every template
+# with these sample values, so a typo in a variable name fails there, not mid-run.
+TEMPLATE_SAMPLES: dict[str, dict[str, Any]] = {
+    "transformer": {"skill": "reading_comprehension", "transformation": "debate"},
+    "instruction_writer": {
+        "skill": "reading_comprehension",
+        "question_type": {
+            "name": "strengthen",
+            "description": "Which statement most strengthens the argument?",
+            "answer_format": "multiple_choice",
+        },
+        "count": 2,
+    },
+    "suggester": {
+        "skill": "reading_comprehension",
+        "goal": {"name": "make_harder", "description": "Make the question harder."},
+    },
+    "editor": {
+        "skill": "reading_comprehension",
+        "goal": {"name": "make_harder", "description": "Make the question harder."},
+    },
+    "teacher": {"skill": "reading_comprehension"},
+}
+
+
+class PersonaError(ValueError):
+    """A persona file that cannot be used; the message names the file, the field and the problem."""
+
+
+class Sampling(BaseModel):
+    """Sampling settings sent with every call this persona makes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(512, ge=16, le=32768)
+
+
+class Persona(BaseModel):
+    """One agent persona, as written in its YAML file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)
+    role: Role
+    skills: list[str] = Field(min_length=1)
+    description: str = Field(min_length=1)
+    system_message: str = Field(min_length=1)
+    sampling: Sampling = Field(default_factory=Sampling)
+    model_role: ModelRole | None = None
+    weight: float = Field(1.0, gt=0.0)
+    # Transformers: the transformation this persona performs (e.g. "debate", "identity").
+    transformation: str | None = None
+    # Instruction writers: the question types (taxonomy subcategories) this persona writes.
+    instruction_types: list[str] = Field(default_factory=list)
+    source: str = Field("", exclude=True, description="The file it was loaded from.")
+
+    @field_validator("system_message")
+    @classmethod
+    def _template_parses(cls, value: str) -> str:
+        try:
+            _JINJA.parse(value)
+        except jinja2.TemplateSyntaxError as exc:
+            raise ValueError(f"template syntax error on line {exc.lineno}: {exc.message}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _role_fields(self) -> Persona:
+        if self.role == "transformer" and not self.transformation:
+            raise ValueError("a transformer needs 'transformation'")
+        if self.role == "instruction_writer" and not self.instruction_types:
+            raise ValueError("an instruction_writer needs 'instruction_types'")
+        return self
+
+    @property
+    def uses_model_role(self) -> str:
+        return self.model_role or self.role
+
+    def render(self, **context: Any) -> str:
+        """The system message for this persona; a variable the template names but the caller
+        does not give raises PersonaError (StrictUndefined)."""
+        try:
+            return _JINJA.from_string(self.system_message).render(**context).strip()
+        except jinja2.UndefinedError as exc:
+            raise PersonaError(f"{self.source or self.name}: system_message: {exc.message}") from exc
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(file)"
+    return f"{field}: {first['msg']}"
+
+
+def load_persona(path: Path) -> Persona:
+    """Read and validate one persona file, or raise PersonaError naming file, field and problem."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise PersonaError(f"{path}: not valid UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise PersonaError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise PersonaError(f"{path}: expected a mapping of persona fields, got {type(data).__name__}")
+    try:
+        persona = Persona.model_validate(data)
+    except ValidationError as exc:
+        raise PersonaError(f"{path}: {_describe(exc)}") from None
+    persona.source = str(path)
+    return persona
+
+
+class PersonaLibrary:
+    """Every persona found in the built-in library and in extra folders, keyed by name."""
+
+    def __init__(self, personas: Mapping[str, Persona]):
+        self.by_name = dict(personas)
+
+    @classmethod
+    def scan(cls, extra_dirs: Iterable[Path] = (), include_builtin: bool = True) -> tuple[PersonaLibrary, list[str]]:
+        """Load every persona that validates and list the problems of those that do not; a
+        persona in a later folder replaces a built-in one of the same name."""
+        folders = ([LIBRARY_DIR] if include_builtin else []) + [Path(d) for d in extra_dirs]
+        found: dict[str, Persona] = {}
+        problems: list[str] = []
+        for folder in folders:
+            if not folder.is_dir():
+                problems.append(f"{folder}: persona folder does not exist")
+                continue
+            for path in sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml")):
+                try:
+                    persona = load_persona(path)
+                except PersonaError as exc:
+                    problems.append(str(exc))
+                    continue
+                found[persona.name] = persona
+        return cls(found), problems
+
+    @classmethod
+    def load(cls, extra_dirs: Iterable[Path] = (), include_builtin: bool = True) -> PersonaLibrary:
+        """The library, or PersonaError naming the first file that does not validate."""
+        library, problems = cls.scan(extra_dirs, include_builtin)
+        if problems:
+            raise PersonaError(problems[0])
+        return library
+
+    def get(self, name: str) -> Persona:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise PersonaError(f"unknown persona '{name}'") from None
+
+    def pool(self, role: str, skill: str) -> list[Persona]:
+        """The personas of one role that serve one skill, in name order (stable for sampling)."""
+        return sorted(
+            (p for p in self.by_name.values() if p.role == role and skill in p.skills),
+            key=lambda p: p.name,
+        )
+
+    def check(self) -> list[str]:
+        """Render every template with its role's sample context; return the problems found."""
+        problems = []
+        for persona in self.by_name.values():
+            try:
+                persona.render(**TEMPLATE_SAMPLES[persona.role])
+            except PersonaError as exc:
+                problems.append(str(exc))
+        return problems

@@ -1,0 +1,118 @@
+"""Taxonomies are data: one YAML file per skill naming its transformations, its subcategories
+(instruction types, each with an answer format and the transformations it suits) and its
+refinement goals. This module only reads and validates them."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+TAXONOMY_DIR = Path(__file__).parent
+
+AnswerFormat = Literal[
+    "short_answer",
+    "list",
+    "true_false",
+    "essay",
+    "fill_in_the_blank",
+    "matching",
+    "ordering",
+    "multiple_choice",
+    "numeric",
+]
+
+
+class TaxonomyError(ValueError):
+    """A skill that does not exist or a taxonomy file that cannot be used."""
+
+
+class Transformation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = Field(min_length=1)
+
+
+class Subcategory(BaseModel):
+    """One instruction type (for reading comprehension: a question type)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = Field(min_length=1)
+    answer_format: AnswerFormat
+    # Transformations this type suits; ["*"] means every one.
+    suits: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+
+    def suits_transformation(self, transformation: str) -> bool:
+        return "*" in self.suits or transformation in self.suits
+
+
+class RefinementGoal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = Field(min_length=1)
+
+
+class Taxonomy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    skill: str
+    description: str = Field(min_length=1)
+    transformations: list[Transformation] = Field(default_factory=list)
+    subcategories: list[Subcategory] = Field(min_length=1)
+    refinement_goals: list[RefinementGoal] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _names_are_known(self) -> Taxonomy:
+        known = {t.name for t in self.transformations}
+        for names, kind in (
+            ([s.name for s in self.subcategories], "subcategory"),
+            ([t.name for t in self.transformations], "transformation"),
+            ([g.name for g in self.refinement_goals], "refinement goal"),
+        ):
+            duplicates = {n for n in names if names.count(n) > 1}
+            if duplicates:
+                raise ValueError(f"duplicate {kind} names: {sorted(duplicates)}")
+        for sub in self.subcategories:
+            unknown = [t for t in sub.suits if t != "*" and t not in known]
+            if unknown:
+                raise ValueError(f"subcategory '{sub.name}' suits unknown transformations {unknown}")
+        return self
+
+    def subcategory(self, name: str) -> Subcategory:
+        for sub in self.subcategories:
+            if sub.name == name:
+                return sub
+        raise TaxonomyError(f"skill '{self.skill}' has no subcategory '{name}'")
+
+    def goal(self, name: str) -> RefinementGoal:
+        for goal in self.refinement_goals:
+            if goal.name == name:
+                return goal
+        raise TaxonomyError(f"skill '{self.skill}' has no refinement goal '{name}'")
+
+
+def available_skills() -> list[str]:
+    return sorted(p.stem for p in TAXONOMY_DIR.glob("*.yaml"))
+
+
+@cache
+def load_taxonomy(skill: str) -> Taxonomy:
+    path = TAXONOMY_DIR / f"{skill}.yaml"
+    if not path.is_file():
+        raise TaxonomyError(f"unknown skill '{skill}' (known: {', '.join(available_skills()) or 'none'})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        taxonomy = Taxonomy.model_validate(data)
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise TaxonomyError(f"{path}: {exc}") from None
+    if taxonomy.skill != skill:
+        raise TaxonomyError(f"{path}: declares skill '{taxonomy.skill}', expected '{skill}'")
+    return taxonomy

@@ -1,0 +1,409 @@
+"""The `agentinstruct` command: run a skill's teams, inspect runs and transcripts, check personas.
+
+Bad input ends with one line on stderr naming the problem and exit code 2, never a traceback.
+Exit codes of `run`: 0 completed, 3 completed with some seeds failed, 1 no seed succeeded,
+2 bad input, 130 stopped by Ctrl-C (what was done is kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+import yaml
+from loguru import logger
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from agents.models import ModelError, ModelSpec
+from agents.personas import PersonaError, PersonaLibrary
+from retrieval.seeds import SeedError
+from taxonomies import TaxonomyError
+from teams.flows import FlowSettings
+from teams.pipeline import RunConfig, SeedOutcome, run_pipeline
+from teams.run_folder import RunFolder, RunFolderError, RunInfo, list_runs
+
+app = typer.Typer(
+    help="Turn raw documents into instruction-tuning data with teams of AutoGen agents.", no_args_is_help=True
+)
+runs_app = typer.Typer(help="Inspect runs: their records and every agent's transcript.", no_args_is_help=True)
+personas_app = typer.Typer(help="List, show and validate agent personas.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+app.add_typer(personas_app, name="personas")
+
+out_console = Console()
+err_console = Console(stderr=True)
+USER_ERRORS = (SeedError, PersonaError, TaxonomyError, ModelError, RunFolderError, ValidationError, OSError)
+EXIT_BY_STATUS = {"completed": 0, "completed_with_failures": 3, "failed": 1, "stopped": 130}
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err_console.print(Text(f"error: {message}", style="red"))
+    raise typer.Exit(code)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def guarded(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except USER_ERRORS as exc:
+        fail(_one_line(exc))
+
+
+# --- run -------------------------------------------------------------------------------------
+
+OutOption = Annotated[Path, typer.Option("--out", help="Folder that holds run folders.")]
+
+
+def _load_config_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise SeedError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SeedError(f"{path}: malformed YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise SeedError(f"{path}: expected a mapping of settings")
+    return data
+
+
+def build_config(skill: str, seeds: Path, config_file: Path | None, overrides: dict[str, Any]) -> RunConfig:
+    """Settings from the config file, then the flags the user gave (flags win)."""
+    data = _load_config_file(config_file)
+    models = dict(data.pop("models", {}) or {})
+    model, base_url, api_key_env = overrides.pop("model"), overrides.pop("base_url"), overrides.pop("api_key_env")
+    if model is not None or base_url is not None or api_key_env is not None:
+        default = dict(models.get("default", {}))
+        if model is not None:
+            default["model"] = model
+        if base_url is not None:
+            default["base_url"] = base_url
+        if api_key_env is not None:
+            default["api_key_env"] = api_key_env
+        models["default"] = default
+    flow = dict(data.pop("flow", {}) or {})
+    flow.update(
+        {
+            k: overrides.pop(k)
+            for k in list(overrides)
+            if k in ("refinement_rounds", "specialists_per_seed") and overrides[k] is not None
+        }
+    )
+    data.update({k: v for k, v in overrides.items() if v is not None and v != []})
+    if overrides.get("personas"):
+        data["personas"] = overrides["personas"]
+    return RunConfig(skill=skill, seeds=seeds, models={k: ModelSpec(**v) for k, v in models.items()}, flow=FlowSettings(**flow), **data)
+
+
+def _progress_columns() -> list[Any]:
+    return [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "seeds • {task.fields[records]} records • {task.fields[failed]} failed • {task.fields[tokens]:,} tokens"
+        ),
+        TimeElapsedColumn(),
+    ]
+
+
+def execute_run(config: RunConfig) -> None:
+    """Run with a progress bar; print the summary; exit with the run's status code."""
+    logger.remove()
+    logger.add(lambda m: err_console.print(Text(str(m).rstrip())), level="WARNING", format="{level}: {message}")
+    progress = Progress(*_progress_columns(), console=err_console, transient=False)
+    task_id = progress.add_task(config.skill, start=False, total=None, records=0, failed=0, tokens=0)
+
+    def on_start(info: RunInfo) -> None:
+        err_console.print(
+            f"run [bold]{info.run_id}[/] → {escape(str(config.out / info.run_id))}  (model: {info.models['teacher']})"
+        )
+        progress.update(task_id, total=info.totals.seeds)
+        progress.start_task(task_id)
+
+    def on_seed(outcome: SeedOutcome, info: RunInfo) -> None:
+        t = info.totals
+        progress.update(
+            task_id, completed=t.seeds_done + t.seeds_failed, records=t.records, failed=t.seeds_failed, tokens=t.tokens
+        )
+
+    try:
+        with progress:
+            folder, info = asyncio.run(run_pipeline(config, on_seed=on_seed, on_start=on_start))
+    except KeyboardInterrupt:
+        err_console.print("stopped: what was done is kept in the run folder")
+        raise typer.Exit(130) from None
+    except USER_ERRORS as exc:
+        fail(_one_line(exc))
+    t = info.totals
+    out_console.print(
+        f"{info.status}: {t.seeds_done} seeds done, {t.seeds_failed} failed, {t.records} records, "
+        f"{t.tokens:,} tokens → {folder.path}"
+    )
+    if info.status == "failed" or (t.seeds and t.seeds_failed == t.seeds):
+        first = next((s["reason"] for s in folder.seeds() if s.get("reason")), "unknown")
+        fail(f"no seed produced a record; first reason: {first}", code=1)
+    raise typer.Exit(EXIT_BY_STATUS[info.status])
+
+
+def run_command(
+    skill: Annotated[str, typer.Argument(help="The skill to generate data for, e.g. reading_comprehension.")],
+    seeds: Annotated[Path, typer.Option("--seeds", help="A .txt/.md file or a folder of them.")],
+    max_seeds: Annotated[int | None, typer.Option("--max-seeds", help="Use at most N seeds (chunks).")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="'local' (embedded, default) or a model name on an OpenAI-compatible endpoint."),
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL or OpenAI).")
+    ] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option("--api-key-env", help="Environment variable holding the key (default OPENAI_API_KEY).")
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="YAML: models per role, flow settings, defaults.")
+    ] = None,
+    out: OutOption = Path("runs"),
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Name of the run folder (default: time, skill, random).")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", help="Seeds in flight at once.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed for persona and goal sampling.")] = None,
+    personas: Annotated[
+        list[Path] | None, typer.Option("--personas", help="Extra persona folder (repeatable).")
+    ] = None,
+    refinement_rounds: Annotated[
+        int | None, typer.Option("--refinement-rounds", help="Suggester/Editor rounds per instruction.")
+    ] = None,
+    specialists: Annotated[int | None, typer.Option("--specialists", help="Instruction specialists per seed.")] = None,
+) -> None:
+    overrides = {
+        "model": model,
+        "base_url": base_url,
+        "api_key_env": api_key_env,
+        "max_seeds": max_seeds,
+        "out": out,
+        "run_id": run_id,
+        "concurrency": concurrency,
+        "seed": seed,
+        "personas": personas or [],
+        "refinement_rounds": refinement_rounds,
+        "specialists_per_seed": specialists,
+    }
+    config = guarded(lambda: build_config(skill, seeds, config_file, overrides))
+    execute_run(config)
+
+
+app.command("run", help="Generate data for a skill from seeds: three agent teams per seed, then a teacher.")(
+    run_command
+)
+
+
+def run_skill_script(skill: str) -> None:
+    """`python -m teams.skills.<skill>`: the `run` command with the skill fixed."""
+
+    def script(**kwargs: Any) -> None:
+        run_command(skill, **kwargs)
+
+    import inspect
+
+    signature = inspect.signature(run_command)
+    script.__signature__ = signature.replace(parameters=[p for n, p in signature.parameters.items() if n != "skill"])  # type: ignore[attr-defined]
+    typer.run(script)
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def _run_row(folder: RunFolder) -> dict[str, Any]:
+    info = folder.info()
+    return {
+        "id": info.run_id,
+        "skill": info.skill,
+        "model": info.models.get("teacher", ""),
+        "status": info.status,
+        "seeds": info.totals.seeds,
+        "records": info.totals.records,
+        "failures": info.totals.seeds_failed,
+        "started_at": info.started_at,
+    }
+
+
+@runs_app.command("list")
+def runs_list(out: OutOption = Path("runs"), as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every run under --out: id, skill, model, seeds, records, failures, start time."""
+    rows = guarded(lambda: [_run_row(f) for f in list_runs(out)])
+    if as_json:
+        out_console.print_json(json.dumps(rows))
+        return
+    if not rows:
+        out_console.print(f"no runs under {out}")
+        return
+    table = Table("id", "skill", "model", "status", "seeds", "records", "failures", "started")
+    for row in rows:
+        table.add_row(
+            *(
+                escape(str(row[k]))
+                for k in ("id", "skill", "model", "status", "seeds", "records", "failures", "started_at")
+            )
+        )
+    out_console.print(table)
+
+
+def _render_content(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return json.dumps(content, indent=2, ensure_ascii=False)
+
+
+def _show_transcript(folder: RunFolder, seed_id: str, as_json: bool) -> None:
+    transcript = folder.transcript(seed_id)
+    if as_json:
+        out_console.print_json(transcript.model_dump_json())
+        return
+    out_console.rule(f"seed {transcript.seed_id} · {escape(transcript.source)}")
+    for team in transcript.teams:
+        status = "" if team.status == "ok" else f" · [red]{team.status}: {escape(team.error or '')}[/]"
+        out_console.rule(f"[bold]{team.flow}[/] · {escape(team.step)} · attempt {team.attempt}{status}", style="cyan")
+        for participant in team.participants:
+            if participant.get("system_message"):
+                out_console.print(
+                    Panel(
+                        Text(participant["system_message"]),
+                        title=f"system → {participant['name']} ({participant['model']})",
+                        border_style="dim",
+                    )
+                )
+        for message in team.messages:
+            tokens = (
+                f" · {message.prompt_tokens}+{message.completion_tokens} tokens" if message.completion_tokens else ""
+            )
+            out_console.print(
+                Panel(
+                    Text(_render_content(message.content)),
+                    title=f"{escape(message.source)}{tokens}",
+                    title_align="left",
+                )
+            )
+
+
+@runs_app.command("show")
+def runs_show(
+    run: Annotated[str, typer.Argument(help="Run id (see `agentinstruct runs list`).")],
+    out: OutOption = Path("runs"),
+    seed: Annotated[
+        str | None, typer.Option("--seed", help="Show every team's conversation for this seed id (or id prefix).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A run's summary and records; with --seed, the whole conversation of every team for that seed."""
+    folder = guarded(lambda: RunFolder.open(out, run))
+    if seed:
+        guarded(lambda: _show_transcript(folder, seed, as_json))
+        return
+    info = guarded(folder.info)
+    records = folder.records()
+    if as_json:
+        out_console.print_json(
+            json.dumps({"run": info.model_dump(mode="json"), "seeds": folder.seeds(), "records": records})
+        )
+        return
+    t = info.totals
+    out_console.print(
+        f"[bold]{info.run_id}[/] · {info.skill} · {info.status} · teacher model {escape(info.models.get('teacher', ''))}\n"
+        f"seeds {t.seeds} (done {t.seeds_done}, failed {t.seeds_failed}) · records {t.records} · "
+        f"step failures {t.step_failures} · tokens {t.tokens:,} · started {info.started_at}"
+    )
+    table = Table("seed", "subcategory", "refinement", "question", "answer")
+    for record in records:
+        meta = record["meta"]
+        refinement = meta.get("refinement") or {}
+        user = record["messages"][0]["content"]
+        question = user.split("Question:\n", 1)[-1]
+        table.add_row(
+            meta["seed_id"],
+            record["subcategory"],
+            f"{refinement.get('goal')} r{refinement.get('round')}" if refinement else "",
+            escape(question[:90]),
+            escape(record["messages"][-1]["content"].rsplit("Final answer:", 1)[-1].strip()[:40]),
+        )
+    out_console.print(table)
+    out_console.print("see a seed's conversations: agentinstruct runs show RUN --seed SEED_ID")
+
+
+# --- personas --------------------------------------------------------------------------------
+
+PersonasOption = Annotated[list[Path] | None, typer.Option("--personas", help="Extra persona folder (repeatable).")]
+
+
+@personas_app.command("list")
+def personas_list(
+    personas: PersonasOption = None,
+    skill: Annotated[str | None, typer.Option("--skill")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every persona: name, role, skills, what it does."""
+    library = guarded(lambda: PersonaLibrary.load(personas or []))
+    chosen = [
+        p
+        for p in sorted(library.by_name.values(), key=lambda p: (p.role, p.name))
+        if skill is None or skill in p.skills
+    ]
+    if as_json:
+        out_console.print_json(json.dumps([p.model_dump() | {"source": p.source} for p in chosen]))
+        return
+    table = Table("name", "role", "skills", "serves", "source")
+    for p in chosen:
+        serves = p.transformation or ", ".join(p.instruction_types)
+        table.add_row(p.name, p.role, ", ".join(p.skills), serves, escape(p.source))
+    out_console.print(table)
+
+
+@personas_app.command("show")
+def personas_show(name: str, personas: PersonasOption = None) -> None:
+    """A persona's file as it is, with where it came from."""
+    library = guarded(lambda: PersonaLibrary.load(personas or []))
+    persona = guarded(lambda: library.get(name))
+    out_console.print(f"# {persona.source}")
+    out_console.print(Text(Path(persona.source).read_text(encoding="utf-8")))
+
+
+@personas_app.command("check")
+def personas_check(personas: PersonasOption = None) -> None:
+    """Validate every persona file and render every template; one line per problem."""
+    library, problems = PersonaLibrary.scan(personas or [])
+    problems += library.check()
+    for problem in problems:
+        err_console.print(Text(f"error: {problem}", style="red"))
+    if problems:
+        raise typer.Exit(2)
+    out_console.print(f"{len(library.by_name)} personas OK")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

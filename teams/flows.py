@@ -1,0 +1,372 @@
+"""The method's three flows, and the teacher, each as an AutoGen group chat.
+
+Every team is built fresh for each attempt, every message it says goes into the seed's
+transcript (failed attempts included), and a malformed answer is retried a bounded number
+of times before the step is given up and recorded as a failure: one bad answer never
+crashes a run.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from autogen_agentchat.base import TaskResult
+from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, StructuredMessage
+from autogen_agentchat.teams import RoundRobinGroupChat
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.factory import BuiltAgent, build_agent
+from agents.models import ModelPool
+from agents.personas import Persona, PersonaLibrary
+from retrieval.seeds import Seed
+from taxonomies import RefinementGoal, Subcategory, Taxonomy
+from teams.checks import check_answer, check_draft
+from teams.schemas import (
+    AnswerOutput,
+    EditOutput,
+    Instruction,
+    InstructionsOutput,
+    SeedTranscript,
+    SuggestionsOutput,
+    TeamTranscript,
+    TranscriptMessage,
+    TransformOutput,
+)
+
+IDENTITY = "identity"
+MIN_PASSAGE_CHARS = 40
+
+
+class FlowSettings(BaseModel):
+    """How much each flow does per seed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    specialists_per_seed: int = Field(2, ge=1, le=20)
+    instructions_per_writer: int = Field(2, ge=1, le=5)
+    refinement_rounds: int = Field(1, ge=0, le=5)
+    max_attempts: int = Field(3, ge=1, le=10, description="tries per step: 1 + bounded retries")
+
+
+class Failure(BaseModel):
+    """A step given up after its bounded retries."""
+
+    flow: str
+    step: str
+    reason: str
+
+
+class FlowEnv:
+    """What every flow of one run shares: skill data, personas, models, settings."""
+
+    def __init__(self, taxonomy: Taxonomy, library: PersonaLibrary, pool: ModelPool, settings: FlowSettings):
+        self.taxonomy = taxonomy
+        self.library = library
+        self.pool = pool
+        self.settings = settings
+
+    @property
+    def skill(self) -> str:
+        return self.taxonomy.skill
+
+
+class SeedLog:
+    """The transcript and failures of one seed, filled in as its teams talk."""
+
+    def __init__(self, seed: Seed):
+        self.transcript = SeedTranscript(seed_id=seed.id, source=seed.source)
+        self.failures: list[Failure] = []
+
+    def fail(self, flow: str, step: str, reason: str) -> None:
+        self.failures.append(Failure(flow=flow, step=step, reason=reason))
+
+    @property
+    def tokens(self) -> int:
+        return sum(m.prompt_tokens + m.completion_tokens for team in self.transcript.teams for m in team.messages)
+
+
+# --- running one team ------------------------------------------------------------------------
+
+
+def _one_line(error: BaseException | str) -> str:
+    text = str(error).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    # AutoGen re-raises an agent's error with its traceback text; the last line is the error itself.
+    line = lines[-1] if lines else type(error).__name__
+    return line[:400]
+
+
+def _transcript_message(message: BaseAgentEvent | BaseChatMessage) -> TranscriptMessage:
+    content: Any = getattr(message, "content", None)
+    if isinstance(content, BaseModel):
+        content = content.model_dump()
+    elif not isinstance(content, str | int | float | bool | type(None) | list | dict):
+        content = str(content)
+    usage = message.models_usage
+    return TranscriptMessage(
+        source=message.source,
+        type=message.__class__.__name__,
+        content=content,
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+    )
+
+
+async def run_team(
+    agents: Sequence[tuple[Any, BuiltAgent]],
+    output_types: Sequence[type[BaseModel]],
+    task: str,
+    max_turns: int,
+    transcript: TeamTranscript,
+) -> list[tuple[str, BaseModel]]:
+    """Run a round-robin group chat on `task`; return (speaker, structured answer) pairs in order.
+    Everything said is appended to `transcript`; an agent's error ends the chat and is noted there."""
+    team = RoundRobinGroupChat(
+        [agent for agent, _ in agents],
+        max_turns=max_turns,
+        custom_message_types=[StructuredMessage[t] for t in dict.fromkeys(output_types)],  # type: ignore[valid-type]
+    )
+    transcript.participants = [info.model_dump() for _, info in agents]
+    outputs: list[tuple[str, BaseModel]] = []
+    try:
+        async for item in team.run_stream(task=task):
+            if isinstance(item, TaskResult):
+                continue
+            transcript.messages.append(_transcript_message(item))
+            if isinstance(item, StructuredMessage):
+                outputs.append((item.source, item.content))
+    except Exception as exc:  # an agent failed: malformed answer, endpoint error, ...
+        transcript.status = "error"
+        transcript.error = _one_line(exc)
+    return outputs
+
+
+def _json_hint(model: type[BaseModel]) -> str:
+    fields = ", ".join(f'"{name}": ...' for name in model.model_fields)
+    return f"Answer with JSON only: {{{fields}}}"
+
+
+def format_question(question: str, options: Sequence[str]) -> str:
+    lines = [question.strip()]
+    if options:
+        lines.append("")
+        lines.extend(f"{chr(ord('A') + i)}) {option.strip()}" for i, option in enumerate(options))
+    return "\n".join(lines)
+
+
+def weighted_pick(rng: random.Random, personas: Sequence[Persona], k: int) -> list[Persona]:
+    """Up to k distinct personas, drawn by weight; reproducible for a given rng state."""
+    remaining = list(personas)
+    chosen: list[Persona] = []
+    while remaining and len(chosen) < k:
+        pick = rng.choices(remaining, weights=[p.weight for p in remaining])[0]
+        chosen.append(pick)
+        remaining.remove(pick)
+    return chosen
+
+
+# --- 1. content transformation ---------------------------------------------------------------
+
+
+async def transform(env: FlowEnv, log: SeedLog, seed: Seed, transformer: Persona) -> str | None:
+    """The seed rewritten into the transformer's form; None when every attempt failed."""
+    transformation = transformer.transformation or IDENTITY
+    if transformation == IDENTITY:
+        log.transcript.teams.append(
+            TeamTranscript(
+                flow="content_transformation",
+                step=f"transform:{IDENTITY}",
+                participants=[{"name": transformer.name, "persona": transformer.name, "model": "none"}],
+                messages=[TranscriptMessage(source=transformer.name, type="Identity", content=seed.text)],
+            )
+        )
+        return seed.text
+    task = f"Rewrite this text as a {transformation.replace('_', ' ')}.\n\nText:\n{seed.text}\n\n{_json_hint(TransformOutput)}"
+    context = {"skill": env.skill, "transformation": transformation}
+    for attempt in range(1, env.settings.max_attempts + 1):
+        record = TeamTranscript(
+            flow="content_transformation", step=f"transform:{transformation}", attempt=attempt, participants=[]
+        )
+        log.transcript.teams.append(record)
+        agent = build_agent(transformer, env.pool, TransformOutput, context)
+        outputs = await run_team([agent], [TransformOutput], task, 1, record)
+        passages = [o.passage for _, o in outputs if isinstance(o, TransformOutput)]
+        if passages and len(passages[0].strip()) >= MIN_PASSAGE_CHARS:
+            return passages[0].strip()
+        if record.status == "ok":
+            record.status, record.error = "invalid", "no passage, or one too short to ask about"
+    log.fail("content_transformation", f"transform:{transformation}", record.error or "failed")
+    return None
+
+
+# --- 2. seed instruction generation ----------------------------------------------------------
+
+
+def pick_specialists(env: FlowEnv, rng: random.Random, transformation: str) -> list[tuple[Persona, Subcategory]]:
+    """The writers whose question types suit this transformation, drawn by weight, each with
+    one of its suitable types."""
+    suitable: dict[str, list[Subcategory]] = {}
+    for writer in env.library.pool("instruction_writer", env.skill):
+        types = [env.taxonomy.subcategory(t) for t in writer.instruction_types]
+        fitting = [t for t in types if t.suits_transformation(transformation)]
+        if fitting:
+            suitable[writer.name] = fitting
+    writers = [env.library.get(name) for name in suitable]
+    chosen = weighted_pick(rng, writers, env.settings.specialists_per_seed)
+    return [(writer, rng.choice(suitable[writer.name])) for writer in chosen]
+
+
+async def generate_instructions(
+    env: FlowEnv, log: SeedLog, passage: str, specialists: Sequence[tuple[Persona, Subcategory]]
+) -> list[Instruction]:
+    """Each specialist writes instructions of its type in one group chat; a specialist whose
+    answer was unusable speaks again (alone with the others who also failed) next attempt."""
+    count = env.settings.instructions_per_writer
+    written: dict[str, list[Instruction]] = {}
+    last_error: dict[str, str] = {}
+    for attempt in range(1, env.settings.max_attempts + 1):
+        remaining = [(p, sub) for p, sub in specialists if p.name not in written]
+        if not remaining:
+            break
+        agents = [
+            build_agent(
+                p, env.pool, InstructionsOutput, {"skill": env.skill, "question_type": sub.model_dump(), "count": count}
+            )
+            for p, sub in remaining
+        ]
+        names = ", ".join(f"{p.name} ({sub.name})" for p, sub in remaining)
+        task = (
+            f"Passage:\n{passage}\n\nSpecialists taking turns: {names}. Each of you writes {count} "
+            f"questions of your own type about this passage. {_json_hint(InstructionsOutput)}"
+        )
+        record = TeamTranscript(flow="instruction_generation", step="specialists", attempt=attempt, participants=[])
+        log.transcript.teams.append(record)
+        outputs = dict(await run_team(agents, [InstructionsOutput], task, len(agents), record))
+        for persona, sub in remaining:
+            output = outputs.get(persona.name)
+            if not isinstance(output, InstructionsOutput):
+                last_error[persona.name] = record.error or "no answer"
+                continue
+            drafts = [d for d in output.instructions[:count] if not check_draft(d, sub.answer_format)]
+            if not drafts:
+                last_error[persona.name] = (
+                    f"no usable {sub.answer_format} question: {check_draft(output.instructions[0], sub.answer_format)}"
+                )
+                record.status = "invalid"
+                record.error = last_error[persona.name]
+                continue
+            written[persona.name] = [
+                Instruction(
+                    key=f"{sub.name}-{i}",
+                    passage=passage,
+                    question=d.question.strip(),
+                    options=[o.strip() for o in d.options],
+                    subcategory=sub.name,
+                    answer_format=sub.answer_format,
+                    writer=persona.name,
+                )
+                for i, d in enumerate(drafts, start=1)
+            ]
+    for persona, sub in specialists:
+        if persona.name not in written:
+            log.fail("instruction_generation", f"{persona.name}:{sub.name}", last_error.get(persona.name, "failed"))
+    return [instruction for persona, _ in specialists for instruction in written.get(persona.name, [])]
+
+
+# --- 3. instruction refinement ---------------------------------------------------------------
+
+
+def _refined(
+    parent: Instruction, edit: EditOutput, goal: RefinementGoal, round_: int, speakers: list[str]
+) -> Instruction:
+    keep_question = goal.name == "make_unanswerable"  # that goal edits the passage, not the question
+    options = parent.options if keep_question or not edit.options else [o.strip() for o in edit.options]
+    return Instruction(
+        key=f"{parent.key.split('.')[0]}.{goal.name}{round_}",
+        passage=edit.passage.strip(),
+        question=parent.question if keep_question else edit.question.strip(),
+        options=options,
+        subcategory=parent.subcategory,
+        answer_format=parent.answer_format,
+        writer=parent.writer,
+        refinement_goal=goal.name,
+        refinement_round=round_,
+        parent=parent.key,
+        refined_by=speakers,
+    )
+
+
+async def refine(
+    env: FlowEnv, log: SeedLog, instruction: Instruction, goal: RefinementGoal, suggester: Persona, editor: Persona
+) -> list[Instruction]:
+    """A Suggester/Editor group chat of `refinement_rounds` rounds toward one goal; each round's
+    edit is a new pair, built on the previous round's."""
+    rounds = env.settings.refinement_rounds
+    if rounds == 0:
+        return []
+    context = {"skill": env.skill, "goal": goal.model_dump()}
+    task = (
+        f"Passage:\n{instruction.passage}\n\nQuestion:\n{format_question(instruction.question, instruction.options)}\n\n"
+        f"Refinement goal: {goal.name}: {goal.description}\nFor {rounds} round(s): {suggester.name} suggests "
+        f"edits ({_json_hint(SuggestionsOutput)}), then {editor.name} rewrites the latest passage and question "
+        f"accordingly ({_json_hint(EditOutput)})."
+    )
+    best: list[Instruction] = []
+    error = "failed"
+    for attempt in range(1, env.settings.max_attempts + 1):
+        agents = [
+            build_agent(suggester, env.pool, SuggestionsOutput, context),
+            build_agent(editor, env.pool, EditOutput, context),
+        ]
+        record = TeamTranscript(
+            flow="refinement", step=f"{instruction.key}:{goal.name}", attempt=attempt, participants=[]
+        )
+        log.transcript.teams.append(record)
+        outputs = await run_team(agents, [SuggestionsOutput, EditOutput], task, 2 * rounds, record)
+        chain: list[Instruction] = []
+        parent = instruction
+        for _, output in outputs:
+            if isinstance(output, EditOutput) and len(output.passage.strip()) >= MIN_PASSAGE_CHARS:
+                parent = _refined(parent, output, goal, len(chain) + 1, [suggester.name, editor.name])
+                chain.append(parent)
+        if len(chain) > len(best):
+            best = chain
+        if len(best) == rounds:
+            return best
+        error = record.error or f"{len(chain)} of {rounds} rounds gave a usable edit"
+        if record.status == "ok":
+            record.status, record.error = "invalid", error
+    log.fail("refinement", f"{instruction.key}:{goal.name}", error)
+    return best
+
+
+# --- the teacher -----------------------------------------------------------------------------
+
+
+async def answer(
+    env: FlowEnv, log: SeedLog, instruction: Instruction, teacher: Persona
+) -> tuple[AnswerOutput, int] | None:
+    """The teacher's answer that passes the checks, with the tokens it took; None if none did."""
+    task = (
+        f"Passage:\n{instruction.passage}\n\nQuestion:\n{format_question(instruction.question, instruction.options)}"
+        f"\n\n{_json_hint(AnswerOutput)}"
+    )
+    problems = ["no answer"]
+    for attempt in range(1, env.settings.max_attempts + 1):
+        record = TeamTranscript(flow="answer", step=f"answer:{instruction.key}", attempt=attempt, participants=[])
+        log.transcript.teams.append(record)
+        agent = build_agent(teacher, env.pool, AnswerOutput, {"skill": env.skill})
+        outputs = await run_team([agent], [AnswerOutput], task, 1, record)
+        answers = [o for _, o in outputs if isinstance(o, AnswerOutput)]
+        if not answers:
+            problems = [record.error or "no answer"]
+            continue
+        problems = check_answer(instruction, answers[0])
+        if not problems:
+            tokens = sum(m.prompt_tokens + m.completion_tokens for m in record.messages)
+            return answers[0], tokens
+        record.status, record.error = "invalid", "; ".join(problems)
+    log.fail("answer", f"answer:{instruction.key}", "; ".join(problems))
+    return None

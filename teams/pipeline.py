@@ -1,0 +1,274 @@
+"""The per-seed pipeline (transform -> instructions -> refine -> answer -> check -> record) and
+the run loop that pushes seeds through it, `concurrency` at a time, into a run folder."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import random
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from loguru import logger
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.models import ModelPool, ModelSpec
+from agents.personas import PersonaError, PersonaLibrary
+from retrieval.seeds import Seed, load_seeds
+from taxonomies import load_taxonomy
+from teams.flows import (
+    FlowEnv,
+    FlowSettings,
+    SeedLog,
+    answer,
+    generate_instructions,
+    pick_specialists,
+    refine,
+    transform,
+    weighted_pick,
+)
+from teams.run_folder import RunFolder, RunInfo, SeedStatus
+from teams.schemas import Record, SeedTranscript
+from teams.skills import Skill, get_skill
+
+FLOW_ORDER = ["content_transformation", "instruction_generation", "refinement", "answer"]
+ROLES = ["transformer", "instruction_writer", "suggester", "editor", "teacher"]
+
+
+class RunConfig(BaseModel):
+    """Everything a run needs; written (without secrets: specs name key variables, never keys)
+    into run.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skill: str
+    seeds: Path
+    out: Path = Path("runs")
+    run_id: str | None = None
+    max_seeds: int | None = Field(None, ge=1)
+    concurrency: int = Field(4, ge=1, le=4096)
+    seed: int = 0
+    personas: list[Path] = Field(default_factory=list)
+    models: dict[str, ModelSpec] = Field(default_factory=lambda: {"default": ModelSpec()})
+    flow: FlowSettings = Field(default_factory=FlowSettings)
+    chunk_chars: int = Field(3000, ge=200)
+
+
+class SeedOutcome(BaseModel):
+    seed: Seed
+    records: list[Record]
+    status: SeedStatus
+    transcript: SeedTranscript
+
+
+def new_run_id(skill: str) -> str:
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{skill}-{uuid.uuid4().hex[:6]}"
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("agentinstruct", "autogen-agentchat", "autogen-ext", "llama-cpp-python", "openai"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def check_library(library: PersonaLibrary, env_skill: str, taxonomy_names: set[str]) -> None:
+    """Refuse a run whose persona pools cannot serve the skill, naming what is missing."""
+    for role in ROLES:
+        if not library.pool(role, env_skill):
+            raise PersonaError(f"skill '{env_skill}' has no persona with role '{role}'")
+    for writer in library.pool("instruction_writer", env_skill):
+        unknown = [t for t in writer.instruction_types if t not in taxonomy_names]
+        if unknown:
+            raise PersonaError(f"{writer.source}: instruction_types: {unknown} not in the {env_skill} taxonomy")
+
+
+async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Random, run_id: str) -> SeedOutcome:
+    """One seed through the three flows and the teacher; never raises for a model's failure."""
+    log = SeedLog(seed)
+    library = env.library
+    transformer = weighted_pick(rng, library.pool("transformer", env.skill), 1)[0]
+    transformation = transformer.transformation or "identity"
+    specialists = pick_specialists(env, rng, transformation)
+    suggester = weighted_pick(rng, library.pool("suggester", env.skill), 1)[0]
+    editor = weighted_pick(rng, library.pool("editor", env.skill), 1)[0]
+    teacher = weighted_pick(rng, library.pool("teacher", env.skill), 1)[0]
+    goals = env.taxonomy.refinement_goals
+    goal_offset = rng.randrange(len(goals)) if goals else 0
+
+    records: list[Record] = []
+    passage = await transform(env, log, seed, transformer)
+    instructions = await generate_instructions(env, log, passage, specialists) if passage else []
+    if instructions and goals:
+        chains = await asyncio.gather(
+            *(
+                refine(env, log, inst, goals[(goal_offset + i) % len(goals)], suggester, editor)
+                for i, inst in enumerate(instructions)
+            )
+        )
+        instructions += [refined for chain in chains for refined in chain]
+    answers = await asyncio.gather(*(answer(env, log, inst, teacher) for inst in instructions))
+    log.transcript.teams.sort(key=lambda team: FLOW_ORDER.index(team.flow))
+
+    personas = {
+        "transformer": transformer.name,
+        "suggester": suggester.name,
+        "editor": editor.name,
+        "teacher": teacher.name,
+    }
+    transcript_path = f"transcripts/{seed.id}.json"
+    kept = [(inst, result) for inst, result in zip(instructions, answers, strict=True) if result is not None]
+    for inst, (reply, answer_tokens) in kept:
+        meta: dict[str, Any] = {
+            "run_id": run_id,
+            "seed_id": seed.id,
+            "seed_source": seed.source,
+            "seed_chunk": seed.chunk,
+            "transformation": transformation,
+            "question_type": inst.subcategory,
+            "answer_format": inst.answer_format,
+            "instruction_key": inst.key,
+            "refinement": (
+                {"goal": inst.refinement_goal, "round": inst.refinement_round, "parent": inst.parent}
+                if inst.refinement_goal
+                else None
+            ),
+            "personas": {**personas, "instruction_writer": inst.writer},
+            "models": {
+                role: env.pool.spec_for(library.get(name).uses_model_role).label for role, name in personas.items()
+            },
+            "tokens": {"answer": answer_tokens, "seed_total": log.tokens, "seed_records": len(kept)},
+            "transcript": transcript_path,
+        }
+        records.append(
+            Record(
+                id=f"{seed.id}-{inst.key}",
+                skill=env.skill,
+                subcategory=inst.subcategory,
+                messages=skill.messages(inst, reply),
+                meta=meta,
+            )
+        )
+    status: Literal["done", "failed"] = "done" if records else "failed"
+    reason = None
+    if not records:
+        first = log.failures[0] if log.failures else None
+        reason = f"{first.flow}: {first.reason}" if first else "no instruction survived the checks"
+    return SeedOutcome(
+        seed=seed,
+        records=records,
+        status=SeedStatus(
+            id=seed.id,
+            source=seed.source,
+            chunk=seed.chunk,
+            status=status,
+            records=len(records),
+            tokens=log.tokens,
+            reason=reason,
+            failures=[f.model_dump() for f in log.failures],
+        ),
+        transcript=log.transcript,
+    )
+
+
+ProgressCallback = Callable[[SeedOutcome, RunInfo], None]
+
+
+async def run_pipeline(
+    config: RunConfig,
+    on_seed: ProgressCallback | None = None,
+    on_start: Callable[[RunInfo], None] | None = None,
+    pool: ModelPool | None = None,
+) -> tuple[RunFolder, RunInfo]:
+    """Run every seed and write the run folder; returns it with its final run.json."""
+    skill = get_skill(config.skill)
+    taxonomy = load_taxonomy(config.skill)
+    library = PersonaLibrary.load(config.personas)
+    check_library(library, config.skill, {s.name for s in taxonomy.subcategories})
+    seeds = load_seeds(config.seeds, max_chars=config.chunk_chars, max_seeds=config.max_seeds)
+    run_id = config.run_id or new_run_id(config.skill)
+    folder = RunFolder.create(config.out, run_id)
+    sink = logger.add(folder.log_path, level="DEBUG", enqueue=False)
+    pool = pool or ModelPool(dict(config.models))
+    env = FlowEnv(taxonomy, library, pool, config.flow)
+    info = RunInfo(
+        run_id=run_id,
+        skill=config.skill,
+        command=sys.argv,
+        config=config.model_dump(mode="json"),
+        models={role: pool.spec_for(role).label for role in ROLES},
+        versions=_versions(),
+    )
+    info.totals.seeds = len(seeds)
+    folder.write_info(info)
+    logger.info(
+        "run {} started: skill {}, {} seeds, concurrency {}", run_id, config.skill, len(seeds), config.concurrency
+    )
+    if on_start:
+        on_start(info)
+
+    queue: asyncio.Queue[Seed] = asyncio.Queue()
+    for seed in seeds:
+        queue.put_nowait(seed)
+
+    def commit(outcome: SeedOutcome) -> None:
+        folder.write_transcript(outcome.transcript)
+        for record in outcome.records:
+            folder.append_record(record)
+        folder.append_seed(outcome.status)  # last: marks the seed complete
+        totals = info.totals
+        totals.records += len(outcome.records)
+        totals.tokens += outcome.status.tokens
+        totals.step_failures += len(outcome.status.failures)
+        if outcome.status.status == "done":
+            totals.seeds_done += 1
+        else:
+            totals.seeds_failed += 1
+            logger.warning("seed {} failed: {}", outcome.seed.id, outcome.status.reason)
+        logger.info(
+            "seed {} {}: {} records, {} tokens",
+            outcome.seed.id,
+            outcome.status.status,
+            len(outcome.records),
+            outcome.status.tokens,
+        )
+        if on_seed:
+            on_seed(outcome, info)
+
+    async def worker() -> None:
+        while True:
+            try:
+                seed = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            rng = random.Random(f"{config.seed}:{seed.id}")
+            commit(await process_seed(env, skill, seed, rng, run_id))
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(min(config.concurrency, len(seeds)))))
+        info.status = "completed_with_failures" if info.totals.seeds_failed else "completed"
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        info.status = "stopped"
+        logger.warning(
+            "run {} stopped: {} of {} seeds recorded",
+            run_id,
+            info.totals.seeds_done + info.totals.seeds_failed,
+            len(seeds),
+        )
+        raise
+    finally:
+        if info.status == "running":
+            info.status = "failed"
+        info.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+        folder.write_info(info)
+        await pool.close()
+        logger.remove(sink)
+    return folder, info

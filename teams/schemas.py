@@ -1,0 +1,115 @@
+"""The pydantic types on every arrow of the flow:
+seed -> transform -> instructions -> refine -> answer -> check -> record.
+
+The `*Output` models are what agents must answer with (structured output); the rest are what
+the pipeline passes on and writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# --- what agents answer with -----------------------------------------------------------------
+
+
+class TransformOutput(BaseModel):
+    """A transformer's rewrite of the seed."""
+
+    passage: str = Field(min_length=1)
+
+
+class InstructionDraft(BaseModel):
+    question: str = Field(min_length=1)
+    options: list[str] = Field(default_factory=list, max_length=6)
+    answer: str = Field("", description="the writer's intended answer (a key, not shown to the teacher)")
+
+
+class InstructionsOutput(BaseModel):
+    """An instruction writer's questions of its type about the passage."""
+
+    instructions: list[InstructionDraft] = Field(min_length=1, max_length=5)
+
+
+class SuggestionsOutput(BaseModel):
+    """A suggester's proposals for one refinement goal."""
+
+    suggestions: list[str] = Field(min_length=1, max_length=4)
+
+
+class EditOutput(BaseModel):
+    """An editor's new passage/question pair, made per the suggestions."""
+
+    passage: str = Field(min_length=1)
+    question: str = Field(min_length=1)
+    options: list[str] = Field(default_factory=list, max_length=6)
+
+
+class AnswerOutput(BaseModel):
+    """The teacher's answer: its reasoning, then the final answer the checks read."""
+
+    explanation: str
+    final_answer: str = Field(min_length=1)
+
+
+# --- what the pipeline passes on -------------------------------------------------------------
+
+
+class Instruction(BaseModel):
+    """A (passage, question) pair ready for the teacher, with its lineage."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="unique within the seed, e.g. 'strengthen-1' or 'strengthen-1.r2'")
+    passage: str
+    question: str
+    options: list[str] = Field(default_factory=list)
+    subcategory: str
+    answer_format: str
+    writer: str = Field(description="the persona that wrote the original question")
+    refinement_goal: str | None = None
+    refinement_round: int = 0
+    parent: str | None = None
+    refined_by: list[str] = Field(default_factory=list)
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+class Record(BaseModel):
+    """One line of records.jsonl: a training example with its lineage."""
+
+    id: str
+    skill: str
+    subcategory: str
+    messages: list[Message] = Field(min_length=2)
+    meta: dict[str, Any]
+
+
+class TranscriptMessage(BaseModel):
+    source: str
+    type: str
+    content: Any
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class TeamTranscript(BaseModel):
+    """Everything one team said while handling one step of one seed."""
+
+    flow: Literal["content_transformation", "instruction_generation", "refinement", "answer"]
+    step: str = Field(description="what this team was for, e.g. 'transform' or 'answer strengthen-1'")
+    attempt: int = 1
+    participants: list[dict[str, str]] = Field(description="name, persona, model, system_message")
+    messages: list[TranscriptMessage] = Field(default_factory=list)
+    status: Literal["ok", "invalid", "error"] = "ok"
+    error: str | None = None
+
+
+class SeedTranscript(BaseModel):
+    seed_id: str
+    source: str
+    teams: list[TeamTranscript] = Field(default_factory=list)

@@ -110,7 +110,13 @@ def build_config(skill: str, seeds: Path, config_file: Path | None, overrides: d
     data.update({k: v for k, v in overrides.items() if v is not None and v != []})
     if overrides.get("personas"):
         data["personas"] = overrides["personas"]
-    return RunConfig(skill=skill, seeds=seeds, models={k: ModelSpec(**v) for k, v in models.items()}, flow=FlowSettings(**flow), **data)
+    return RunConfig(
+        skill=skill,
+        seeds=seeds,
+        models={k: ModelSpec(**v) for k, v in models.items()},
+        flow=FlowSettings(**flow),
+        **data,
+    )
 
 
 def _progress_columns() -> list[Any]:

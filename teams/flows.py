@@ -33,6 +33,9 @@ from teams.schemas import (
     TeamTranscript,
     TranscriptMessage,
     TransformOutput,
+    answer_output,
+    edit_output,
+    instructions_output,
 )
 
 IDENTITY = "identity"
@@ -230,11 +233,12 @@ async def generate_instructions(
         remaining = [(p, sub) for p, sub in specialists if p.name not in written]
         if not remaining:
             break
+        output_types = [instructions_output(sub.answer_format) for _, sub in remaining]
         agents = [
             build_agent(
-                p, env.pool, InstructionsOutput, {"skill": env.skill, "question_type": sub.model_dump(), "count": count}
+                p, env.pool, output_type, {"skill": env.skill, "question_type": sub.model_dump(), "count": count}
             )
-            for p, sub in remaining
+            for (p, sub), output_type in zip(remaining, output_types, strict=True)
         ]
         names = ", ".join(f"{p.name} ({sub.name})" for p, sub in remaining)
         task = (
@@ -243,7 +247,7 @@ async def generate_instructions(
         )
         record = TeamTranscript(flow="instruction_generation", step="specialists", attempt=attempt, participants=[])
         log.transcript.teams.append(record)
-        outputs = dict(await run_team(agents, [InstructionsOutput], task, len(agents), record))
+        outputs = dict(await run_team(agents, output_types, task, len(agents), record))
         for persona, sub in remaining:
             output = outputs.get(persona.name)
             if not isinstance(output, InstructionsOutput):
@@ -315,16 +319,17 @@ async def refine(
     )
     best: list[Instruction] = []
     error = "failed"
+    edit_type = edit_output(instruction.answer_format)
     for attempt in range(1, env.settings.max_attempts + 1):
         agents = [
             build_agent(suggester, env.pool, SuggestionsOutput, context),
-            build_agent(editor, env.pool, EditOutput, context),
+            build_agent(editor, env.pool, edit_type, context),
         ]
         record = TeamTranscript(
             flow="refinement", step=f"{instruction.key}:{goal.name}", attempt=attempt, participants=[]
         )
         log.transcript.teams.append(record)
-        outputs = await run_team(agents, [SuggestionsOutput, EditOutput], task, 2 * rounds, record)
+        outputs = await run_team(agents, [SuggestionsOutput, edit_type], task, 2 * rounds, record)
         chain: list[Instruction] = []
         parent = instruction
         for _, output in outputs:
@@ -354,11 +359,12 @@ async def answer(
         f"\n\n{_json_hint(AnswerOutput)}"
     )
     problems = ["no answer"]
+    answer_type = answer_output(instruction.answer_format, len(instruction.options))
     for attempt in range(1, env.settings.max_attempts + 1):
         record = TeamTranscript(flow="answer", step=f"answer:{instruction.key}", attempt=attempt, participants=[])
         log.transcript.teams.append(record)
-        agent = build_agent(teacher, env.pool, AnswerOutput, {"skill": env.skill})
-        outputs = await run_team([agent], [AnswerOutput], task, 1, record)
+        agent = build_agent(teacher, env.pool, answer_type, {"skill": env.skill})
+        outputs = await run_team([agent], [answer_type], task, 1, record)
         answers = [o for _, o in outputs if isinstance(o, AnswerOutput)]
         if not answers:
             problems = [record.error or "no answer"]

@@ -4,6 +4,7 @@ the run loop that pushes seeds through it, `concurrency` at a time, into a run f
 from __future__ import annotations
 
 import asyncio
+import logging
 import platform
 import random
 import sys
@@ -64,6 +65,25 @@ class SeedOutcome(BaseModel):
     records: list[Record]
     status: SeedStatus
     transcript: SeedTranscript
+
+
+class _AutogenToRunLog(logging.Handler):
+    """AutoGen logs an agent's failure with a full traceback; our transcript already records
+    it, so the run log gets one line and the terminal nothing."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text = f"{text}: {str(record.exc_info[1]).strip().splitlines()[-1:]}"
+        logger.bind(origin=record.name).debug("autogen: {}", text[:500])
+
+
+def route_autogen_logs() -> None:
+    for name in ("autogen_core", "autogen_agentchat", "autogen_ext"):
+        autogen_logger = logging.getLogger(name)
+        autogen_logger.handlers = [_AutogenToRunLog()]
+        autogen_logger.setLevel(logging.WARNING)
+        autogen_logger.propagate = False
 
 
 def new_run_id(skill: str) -> str:
@@ -197,6 +217,7 @@ async def run_pipeline(
     run_id = config.run_id or new_run_id(config.skill)
     folder = RunFolder.create(config.out, run_id)
     sink = logger.add(folder.log_path, level="DEBUG", enqueue=False)
+    route_autogen_logs()
     pool = pool or ModelPool(dict(config.models))
     env = FlowEnv(taxonomy, library, pool, config.flow)
     info = RunInfo(

@@ -7,9 +7,10 @@ the pipeline passes on and writes.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 # --- what agents answer with -----------------------------------------------------------------
 
@@ -20,9 +21,13 @@ class TransformOutput(BaseModel):
     passage: str = Field(min_length=1)
 
 
+# Bounds on short fields let a constrained decoder end them instead of rambling to max_tokens.
+Short = Annotated[str, Field(min_length=1, max_length=300)]
+
+
 class InstructionDraft(BaseModel):
-    question: str = Field(min_length=1)
-    options: list[str] = Field(default_factory=list, max_length=6)
+    question: str = Field(min_length=1, max_length=1000)
+    options: list[Short] = Field(default_factory=list, max_length=6)
     answer: str = Field("", description="the writer's intended answer (a key, not shown to the teacher)")
 
 
@@ -35,22 +40,72 @@ class InstructionsOutput(BaseModel):
 class SuggestionsOutput(BaseModel):
     """A suggester's proposals for one refinement goal."""
 
-    suggestions: list[str] = Field(min_length=1, max_length=4)
+    suggestions: list[Annotated[str, Field(min_length=1, max_length=400)]] = Field(min_length=1, max_length=4)
 
 
 class EditOutput(BaseModel):
     """An editor's new passage/question pair, made per the suggestions."""
 
     passage: str = Field(min_length=1)
-    question: str = Field(min_length=1)
-    options: list[str] = Field(default_factory=list, max_length=6)
+    question: str = Field(min_length=1, max_length=1000)
+    options: list[Short] = Field(default_factory=list, max_length=6)
 
 
 class AnswerOutput(BaseModel):
     """The teacher's answer: its reasoning, then the final answer the checks read."""
 
-    explanation: str
-    final_answer: str = Field(min_length=1)
+    explanation: str = Field(max_length=3000)
+    final_answer: str = Field(min_length=1, max_length=1000)
+
+
+# --- the same, narrowed per answer format ----------------------------------------------------
+# A constrained decoder (llama.cpp's grammar, vLLM's guided decoding) then enforces what the
+# checks would otherwise reject after the fact: four options, an option letter, True or False.
+
+UNANSWERABLE_ANSWER = "The passage does not give enough information to answer."
+OPTION_COUNTS = {"multiple_choice": (4, 4), "matching": (3, 6), "ordering": (3, 6)}
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _options_field(answer_format: str) -> Any:
+    low, high = OPTION_COUNTS.get(answer_format, (0, 0))
+    return (list[Short], Field(default_factory=list, min_length=low, max_length=high))
+
+
+@cache
+def instructions_output(answer_format: str) -> type[InstructionsOutput]:
+    """A writer's schema for one answer format (option counts fixed by the format)."""
+    draft = create_model(
+        f"{_camel(answer_format)}Draft", __base__=InstructionDraft, options=_options_field(answer_format)
+    )
+    return create_model(
+        f"{_camel(answer_format)}Instructions",
+        __base__=InstructionsOutput,
+        instructions=(list[draft], Field(min_length=1, max_length=5)),
+    )
+
+
+@cache
+def edit_output(answer_format: str) -> type[EditOutput]:
+    """An editor's schema for a question of one answer format."""
+    return create_model(f"{_camel(answer_format)}Edit", __base__=EditOutput, options=_options_field(answer_format))
+
+
+@cache
+def answer_output(answer_format: str, n_options: int) -> type[AnswerOutput]:
+    """The teacher's schema: a closed set of final answers where the format has one. Declining
+    is always among them; the checks decide whether declining was right."""
+    if answer_format == "multiple_choice" and n_options:
+        choices = [chr(ord("A") + i) for i in range(n_options)]
+    elif answer_format == "true_false":
+        choices = ["True", "False"]
+    else:
+        return AnswerOutput
+    final: Any = Literal[tuple([*choices, UNANSWERABLE_ANSWER])]
+    return create_model(f"{_camel(answer_format)}Answer{n_options}", __base__=AnswerOutput, final_answer=(final, ...))
 
 
 # --- what the pipeline passes on -------------------------------------------------------------

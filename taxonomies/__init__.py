@@ -109,10 +109,12 @@ def load_taxonomy(skill: str) -> Taxonomy:
     if not path.is_file():
         raise TaxonomyError(f"unknown skill '{skill}' (known: {', '.join(available_skills()) or 'none'})")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        taxonomy = Taxonomy.model_validate(data)
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise TaxonomyError(f"{path}: {exc}") from None
+        taxonomy = Taxonomy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except yaml.YAMLError as exc:
+        raise TaxonomyError(f"{path}: malformed YAML: {getattr(exc, 'problem', exc)}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise TaxonomyError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     if taxonomy.skill != skill:
         raise TaxonomyError(f"{path}: declares skill '{taxonomy.skill}', expected '{skill}'")
     return taxonomy

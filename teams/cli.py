@@ -30,7 +30,7 @@ from agents.personas import PersonaError, PersonaLibrary
 from retrieval.seeds import SeedError
 from taxonomies import TaxonomyError
 from teams.flows import FlowSettings
-from teams.pipeline import RunConfig, SeedOutcome, run_pipeline
+from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, run_pipeline
 from teams.run_folder import RunFolder, RunFolderError, RunInfo, list_runs
 
 app = typer.Typer(
@@ -41,14 +41,14 @@ personas_app = typer.Typer(help="List, show and validate agent personas.", no_ar
 app.add_typer(runs_app, name="runs")
 app.add_typer(personas_app, name="personas")
 
-out_console = Console()
+out_console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 USER_ERRORS = (SeedError, PersonaError, TaxonomyError, ModelError, RunFolderError, ValidationError, OSError)
 EXIT_BY_STATUS = {"completed": 0, "completed_with_failures": 3, "failed": 1, "stopped": 130}
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err_console.print(Text(f"error: {message}", style="red"))
+    typer.secho(f"error: {message}", err=True, fg="red")
     raise typer.Exit(code)
 
 
@@ -132,7 +132,8 @@ def _progress_columns() -> list[Any]:
 
 
 def execute_run(config: RunConfig) -> None:
-    """Run with a progress bar; print the summary; exit with the run's status code."""
+    """Validate, then run with a progress bar; print the summary; exit with the run's status code."""
+    prepared = guarded(lambda: PreparedRun(config))
     logger.remove()
     logger.add(lambda m: err_console.print(Text(str(m).rstrip())), level="WARNING", format="{level}: {message}")
     progress = Progress(*_progress_columns(), console=err_console, transient=False)
@@ -153,7 +154,7 @@ def execute_run(config: RunConfig) -> None:
 
     try:
         with progress:
-            folder, info = asyncio.run(run_pipeline(config, on_seed=on_seed, on_start=on_start))
+            folder, info = asyncio.run(run_pipeline(prepared, on_seed=on_seed, on_start=on_start))
     except KeyboardInterrupt:
         err_console.print("stopped: what was done is kept in the run folder")
         raise typer.Exit(130) from None
@@ -164,7 +165,7 @@ def execute_run(config: RunConfig) -> None:
         f"{info.status}: {t.seeds_done} seeds done, {t.seeds_failed} failed, {t.records} records, "
         f"{t.tokens:,} tokens → {folder.path}"
     )
-    if info.status == "failed" or (t.seeds and t.seeds_failed == t.seeds):
+    if info.status == "failed":
         first = next((s["reason"] for s in folder.seeds() if s.get("reason")), "unknown")
         fail(f"no seed produced a record; first reason: {first}", code=1)
     raise typer.Exit(EXIT_BY_STATUS[info.status])
@@ -224,16 +225,8 @@ app.command("run", help="Generate data for a skill from seeds: three agent teams
 
 
 def run_skill_script(skill: str) -> None:
-    """`python -m teams.skills.<skill>`: the `run` command with the skill fixed."""
-
-    def script(**kwargs: Any) -> None:
-        run_command(skill, **kwargs)
-
-    import inspect
-
-    signature = inspect.signature(run_command)
-    script.__signature__ = signature.replace(parameters=[p for n, p in signature.parameters.items() if n != "skill"])  # type: ignore[attr-defined]
-    typer.run(script)
+    """`python -m teams.skills.<skill> ARGS`: the same as `agentinstruct run <skill> ARGS`."""
+    app(args=["run", skill, *sys.argv[1:]], prog_name=f"python -m teams.skills.{skill}")
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -398,7 +391,7 @@ def personas_check(personas: PersonasOption = None) -> None:
     library, problems = PersonaLibrary.scan(personas or [])
     problems += library.check()
     for problem in problems:
-        err_console.print(Text(f"error: {problem}", style="red"))
+        typer.secho(f"error: {problem}", err=True, fg="red")
     if problems:
         raise typer.Exit(2)
     out_console.print(f"{len(library.by_name)} personas OK")

@@ -94,11 +94,14 @@ class SeedLog:
 
 
 def _one_line(error: BaseException | str) -> str:
-    text = str(error).strip()
-    lines = [line for line in text.splitlines() if line.strip()]
-    # AutoGen re-raises an agent's error with its traceback text; the last line is the error itself.
-    line = lines[-1] if lines else type(error).__name__
-    return line[:400]
+    """One readable line from an error AutoGen re-raised with its traceback text: for a pydantic
+    validation error, the field and the message; otherwise the last line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("For further information")]
+    for previous, line in zip(lines, lines[1:], strict=False):
+        if "[type=" in line:
+            return f"{previous}: {line.split(' [type=')[0]}"[:400]
+    return (lines[-1] if lines else type(error).__name__)[:400]
 
 
 def _transcript_message(message: BaseAgentEvent | BaseChatMessage) -> TranscriptMessage:

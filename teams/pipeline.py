@@ -19,7 +19,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.models import ModelPool, ModelSpec
-from agents.personas import PersonaError, PersonaLibrary
+from agents.personas import PersonaError, PersonaLibrary, Sampling
 from retrieval.seeds import Seed, load_seeds
 from taxonomies import load_taxonomy
 from teams.flows import (
@@ -33,7 +33,7 @@ from teams.flows import (
     transform,
     weighted_pick,
 )
-from teams.run_folder import RunFolder, RunInfo, SeedStatus
+from teams.run_folder import RunFolder, RunFolderError, RunInfo, SeedStatus
 from teams.schemas import Record, SeedTranscript
 from teams.skills import Skill, get_skill
 
@@ -202,24 +202,38 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
 ProgressCallback = Callable[[SeedOutcome, RunInfo], None]
 
 
+class PreparedRun:
+    """A run whose inputs were all validated: skill, taxonomy, personas, seeds, models, folder name."""
+
+    def __init__(self, config: RunConfig, pool: ModelPool | None = None):
+        self.config = config
+        self.skill = get_skill(config.skill)
+        self.taxonomy = load_taxonomy(config.skill)
+        self.library = PersonaLibrary.load(config.personas)
+        check_library(self.library, config.skill, {s.name for s in self.taxonomy.subcategories})
+        self.seeds = load_seeds(config.seeds, max_chars=config.chunk_chars, max_seeds=config.max_seeds)
+        self.run_id = config.run_id or new_run_id(config.skill)
+        if (config.out / self.run_id).exists():
+            raise RunFolderError(
+                f"{config.out / self.run_id}: a run with this id exists already; choose another --run-id"
+            )
+        self.pool = pool or ModelPool(dict(config.models))
+        for role in ROLES:  # a missing key or package fails here, before any work
+            self.pool.client_for(role, Sampling())
+
+
 async def run_pipeline(
-    config: RunConfig,
+    config: RunConfig | PreparedRun,
     on_seed: ProgressCallback | None = None,
     on_start: Callable[[RunInfo], None] | None = None,
-    pool: ModelPool | None = None,
 ) -> tuple[RunFolder, RunInfo]:
     """Run every seed and write the run folder; returns it with its final run.json."""
-    skill = get_skill(config.skill)
-    taxonomy = load_taxonomy(config.skill)
-    library = PersonaLibrary.load(config.personas)
-    check_library(library, config.skill, {s.name for s in taxonomy.subcategories})
-    seeds = load_seeds(config.seeds, max_chars=config.chunk_chars, max_seeds=config.max_seeds)
-    run_id = config.run_id or new_run_id(config.skill)
+    run = config if isinstance(config, PreparedRun) else PreparedRun(config)
+    config, skill, seeds, run_id, pool = run.config, run.skill, run.seeds, run.run_id, run.pool
     folder = RunFolder.create(config.out, run_id)
     sink = logger.add(folder.log_path, level="DEBUG", enqueue=False)
     route_autogen_logs()
-    pool = pool or ModelPool(dict(config.models))
-    env = FlowEnv(taxonomy, library, pool, config.flow)
+    env = FlowEnv(run.taxonomy, run.library, pool, config.flow)
     info = RunInfo(
         run_id=run_id,
         skill=config.skill,
@@ -275,7 +289,10 @@ async def run_pipeline(
 
     try:
         await asyncio.gather(*(worker() for _ in range(min(config.concurrency, len(seeds)))))
-        info.status = "completed_with_failures" if info.totals.seeds_failed else "completed"
+        totals = info.totals
+        info.status = (
+            "failed" if not totals.seeds_done else "completed_with_failures" if totals.seeds_failed else "completed"
+        )
     except (asyncio.CancelledError, KeyboardInterrupt):
         info.status = "stopped"
         logger.warning(

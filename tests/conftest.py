@@ -1,0 +1,31 @@
+"""Shared fixtures: no test reaches a real model endpoint, and every test writes under tmp."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_SEEDS = REPO / "examples" / "seeds"
+TINY_SEED = REPO / "examples" / "tiny" / "seed.txt"
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> None:
+    host = address[0] if isinstance(address, tuple) else address
+    if self.family in (socket.AF_INET, socket.AF_INET6) and host not in ("127.0.0.1", "::1", "localhost"):
+        raise ConnectionRefusedError(f"tests may not reach {host}: use the fake server on 127.0.0.1")
+    _real_connect(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _no_network_and_tmp_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Any accidental call to a real endpoint fails; the default runs/ folder is a temp one."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)

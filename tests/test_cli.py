@@ -1,0 +1,259 @@
+"""The CLI and the whole pipeline against the fake OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from teams.cli import app
+from teams.schemas import Record, SeedTranscript
+from tests.conftest import EXAMPLE_SEEDS, REPO
+from tests.fake_openai import FakeOpenAIServer
+from tests.fakes import competent_responder, schema_kind
+
+runner = CliRunner()
+SECRET = "sk-test-secret-never-written-0123456789"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(competent_responder) as srv:
+        yield srv
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def fake_run(server: FakeOpenAIServer, out: Path, *extra: str, seeds: Path = EXAMPLE_SEEDS) -> tuple[int, str, str]:
+    return run_cli(
+        "run", "reading_comprehension", "--seeds", str(seeds), "--model", "fake-model",
+        "--base-url", server.base_url, "--out", str(out), *extra,
+    )  # fmt: skip
+
+
+def test_run_writes_records_transcripts_seeds_and_log(
+    server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    code, stdout, stderr = fake_run(server, tmp_path / "runs", "--run-id", "r1", "--concurrency", "3")
+    assert code == 0, stderr
+    folder = tmp_path / "runs" / "r1"
+    info = json.loads((folder / "run.json").read_text())
+    assert info["status"] == "completed" and info["skill"] == "reading_comprehension"
+    assert info["models"]["teacher"] == "fake-model"
+    seeds = [json.loads(line) for line in (folder / "seeds.jsonl").read_text().splitlines()]
+    assert len(seeds) == info["totals"]["seeds"] == 3 and {s["status"] for s in seeds} == {"done"}
+    records = [Record.model_validate_json(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+    assert len(records) == info["totals"]["records"] == sum(s["records"] for s in seeds) > 0
+    assert len({r.id for r in records}) == len(records)
+    for record in records:
+        assert [m.role for m in record.messages] == ["user", "assistant"]
+        assert all(m.content.strip() for m in record.messages)
+        assert record.meta["transcript"] == f"transcripts/{record.meta['seed_id']}.json"
+        assert (folder / record.meta["transcript"]).is_file()
+    refined = [r for r in records if r.meta["refinement"]]
+    assert refined and {r.meta["refinement"]["round"] for r in refined} == {1}
+    transcript = SeedTranscript.model_validate_json((folder / records[0].meta["transcript"]).read_text())
+    assert {t.flow for t in transcript.teams} == {
+        "content_transformation",
+        "instruction_generation",
+        "refinement",
+        "answer",
+    }
+    assert "seed" in (folder / "run.log").read_text()
+    # the structured calls asked the endpoint for our schemas
+    kinds = {schema_kind(r) for r in server.requests}
+    assert {"transform", "instructions", "suggestions", "edit", "answer"} <= kinds
+    # no key, no secret, in the run folder
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert SECRET not in path.read_text(encoding="utf-8"), path
+
+
+def test_same_seed_gives_the_same_choices(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    def choices(run_id: str, seed: str) -> list[tuple[str, str, str]]:
+        assert fake_run(server, tmp_path, "--run-id", run_id, "--seed", seed)[0] == 0
+        lines = (tmp_path / run_id / "records.jsonl").read_text().splitlines()
+        rows = [json.loads(line) for line in lines]
+        return sorted((r["meta"]["seed_id"], r["meta"]["transformation"], r["subcategory"]) for r in rows)
+
+    first = choices("a", "7")
+    assert first == choices("b", "7")
+    assert any(first != choices(f"c{s}", str(s)) for s in (1, 2, 3))
+
+
+def test_team_script_runs_with_python_dash_m(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    done = subprocess.run(
+        [sys.executable, "-m", "teams.skills.reading_comprehension", "--seeds", str(EXAMPLE_SEEDS / "honeybees.md"),
+         "--model", "fake-model", "--base-url", server.base_url, "--out", str(tmp_path), "--run-id", "m"],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "m" / "records.jsonl").read_text().strip()
+
+
+def test_runs_list_and_show(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    assert fake_run(server, tmp_path, "--run-id", "shown", "--max-seeds", "1")[0] == 0
+    code, stdout, _ = run_cli("runs", "list", "--out", str(tmp_path), "--json")
+    (row,) = json.loads(stdout)
+    assert code == 0 and row["id"] == "shown" and row["seeds"] == 1 and row["records"] > 0 and row["failures"] == 0
+
+    code, stdout, _ = run_cli("runs", "show", "shown", "--out", str(tmp_path), "--json")
+    shown = json.loads(stdout)
+    assert shown["run"]["run_id"] == "shown" and len(shown["records"]) == row["records"]
+
+    seed = shown["records"][0]["meta"]["seed_id"]
+    code, stdout, _ = run_cli("runs", "show", "shown", "--out", str(tmp_path), "--seed", seed[:8])
+    assert code == 0
+    for expected in ("content_transformation", "instruction_generation", "refinement", "answer", "system →", "user"):
+        assert expected in stdout
+    code, stdout, _ = run_cli("runs", "show", "shown", "--out", str(tmp_path), "--seed", seed, "--json")
+    assert SeedTranscript.model_validate_json(stdout).seed_id == seed
+
+    code, _, stderr = run_cli("runs", "show", "nope", "--out", str(tmp_path))
+    assert code == 2 and "no run 'nope'" in stderr
+
+
+def test_persona_added_with_personas_joins_the_pool_and_speaks_its_own_system_message(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "tweet_thread.yaml").write_text(
+        "version: 1\nname: tweet_thread_transformer\nrole: transformer\nskills: [reading_comprehension]\n"
+        "description: Rewrites a text as a thread of short posts.\ntransformation: tweet_thread\nweight: 100000\n"
+        "system_message: You are ZEBRA, who turns texts into a {{ transformation }} for {{ skill }}.\n",
+        encoding="utf-8",
+    )
+    code, stdout, _ = run_cli("personas", "list", "--personas", str(folder), "--json")
+    assert code == 0 and "tweet_thread_transformer" in {p["name"] for p in json.loads(stdout)}
+
+    assert fake_run(server, tmp_path, "--run-id", "p", "--max-seeds", "1", "--personas", str(folder))[0] == 0
+    record = json.loads((tmp_path / "p" / "records.jsonl").read_text().splitlines()[0])
+    assert record["meta"]["transformation"] == "tweet_thread"
+    assert record["meta"]["personas"]["transformer"] == "tweet_thread_transformer"
+    transcript = SeedTranscript.model_validate_json((tmp_path / "p" / record["meta"]["transcript"]).read_text())
+    (team,) = [t for t in transcript.teams if t.flow == "content_transformation"]
+    assert team.participants[0]["system_message"] == (
+        "You are ZEBRA, who turns texts into a tweet_thread for reading_comprehension."
+    )
+    sent = [r for r in server.requests if r["messages"][0]["content"].startswith("You are ZEBRA")]
+    assert sent, "the persona's system message is what the model was sent"
+
+
+def test_malformed_answers_are_retried_then_recorded_while_the_run_goes_on(tmp_path: Path) -> None:
+    def responder(request: dict) -> str:
+        task = next(m["content"] for m in request["messages"] if m["role"] == "user")
+        if schema_kind(request) == "answer" and "POISON" in task:
+            return "this is not json"
+        return competent_responder(request)
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "good.txt").write_text("Honeybees live in large colonies led by a single queen bee.", encoding="utf-8")
+    (seeds / "bad.txt").write_text("POISON text that makes the teacher answer badly every time.", encoding="utf-8")
+    with FakeOpenAIServer(responder) as server:
+        code, stdout, stderr = fake_run(server, tmp_path / "runs", "--run-id", "f", seeds=seeds)
+    assert code == 3, stderr  # completed, with a failed seed
+    folder = tmp_path / "runs" / "f"
+    seeds_rows = {Path(s["source"]).name: s for s in map(json.loads, (folder / "seeds.jsonl").read_text().splitlines())}
+    assert seeds_rows["good.txt"]["status"] == "done" and seeds_rows["good.txt"]["records"] > 0
+    assert seeds_rows["bad.txt"]["status"] == "failed" and seeds_rows["bad.txt"]["reason"].startswith("answer")
+    transcript = json.loads((folder / "transcripts" / f"{seeds_rows['bad.txt']['id']}.json").read_text())
+    attempts = [t["attempt"] for t in transcript["teams"] if t["flow"] == "answer" and t["step"].endswith("-1")]
+    assert max(attempts) == 3  # retried up to the bound
+    assert json.loads((folder / "run.json").read_text())["status"] == "completed_with_failures"
+
+
+def test_an_endpoint_that_is_down_gives_one_line_and_exit_1(tmp_path: Path) -> None:
+    code, _, stderr = run_cli(
+        "run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS / "honeybees.md"), "--model", "m",
+        "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path), "--run-id", "down",
+    )  # fmt: skip
+    assert code == 1
+    assert "no seed produced a record" in stderr and "Traceback" not in stderr
+    assert json.loads((tmp_path / "down" / "seeds.jsonl").read_text().splitlines()[0])["status"] == "failed"
+
+
+def bad_input(kind: str, p: Path) -> list[str]:
+    """Arguments for `run` that carry one kind of bad input."""
+    if kind == "missing":
+        return ["--seeds", str(p / "missing")]
+    if kind == "empty folder":
+        (p / "empty").mkdir()
+        return ["--seeds", str(p / "empty")]
+    if kind == "binary":
+        (p / "b.txt").write_bytes(b"\x00\xff\x01")
+        return ["--seeds", str(p / "b.txt")]
+    if kind == "invalid utf-8":
+        (p / "u.txt").write_bytes(b"caf\xe9 au lait")
+        return ["--seeds", str(p / "u.txt")]
+    (p / "personas").mkdir()
+    text = "name: [unclosed\n" if kind == "malformed yaml" else "version: 1\nname: x\nrole: wizard\n"
+    (p / "personas" / "x.yaml").write_text(text)
+    return ["--seeds", str(EXAMPLE_SEEDS), "--personas", str(p / "personas")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("missing", "no such file or folder"),
+        ("empty folder", "no .txt or .md files"),
+        ("binary", "binary"),
+        ("invalid utf-8", "not valid UTF-8"),
+        ("malformed yaml", "malformed YAML"),
+        ("bad persona field", "x.yaml: role:"),
+    ],
+)
+def test_bad_input_gets_one_line_and_exit_2(tmp_path: Path, kind: str, message: str) -> None:
+    args = bad_input(kind, tmp_path)
+    code, stdout, stderr = run_cli("run", "reading_comprehension", *args, "--out", str(tmp_path / "runs"))
+    assert code == 2
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], stderr
+    assert "Traceback" not in stderr + stdout
+
+
+def test_unknown_skill_gets_one_line_and_exit_2(tmp_path: Path) -> None:
+    code, _, stderr = run_cli("run", "underwater_basketry", "--seeds", str(EXAMPLE_SEEDS))
+    assert (
+        code == 2
+        and stderr.strip().splitlines() == [stderr.strip()]
+        and "unknown skill 'underwater_basketry'" in stderr
+    )
+
+
+def test_personas_check_names_the_file_and_field(tmp_path: Path) -> None:
+    assert run_cli("personas", "check")[0] == 0
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "oops.yaml").write_text(
+        "version: 1\nname: oops\nrole: teacher\nskills: [reading_comprehension]\ndescription: d\n"
+        "system_message: Hello {{ skil }}\ncolour: blue\n",
+        encoding="utf-8",
+    )
+    code, _, stderr = run_cli("personas", "check", "--personas", str(tmp_path / "p"))
+    assert code == 2
+    assert "oops.yaml" in stderr and "colour" in stderr
+    (tmp_path / "p" / "oops.yaml").write_text(
+        "version: 1\nname: oops\nrole: teacher\nskills: [reading_comprehension]\ndescription: d\n"
+        "system_message: Hello {{ skil }}\n",
+        encoding="utf-8",
+    )
+    code, _, stderr = run_cli("personas", "check", "--personas", str(tmp_path / "p"))
+    assert code == 2 and "oops.yaml" in stderr and "'skil' is undefined" in stderr
+
+
+def test_personas_show_prints_the_file() -> None:
+    code, stdout, _ = run_cli("personas", "show", "teacher")
+    assert code == 0 and "role: teacher" in stdout
+    assert run_cli("personas", "show", "nobody")[0] == 2

@@ -1,0 +1,58 @@
+"""End to end on the real embedded model (SmolLM2-135M through llama.cpp): slow but real."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.local_model import LocalChatCompletionClient, shared_engine
+from agents.models import ModelSpec
+from agents.personas import Sampling
+from teams.schemas import AnswerOutput, InstructionsOutput, Record, SeedTranscript
+from tests.conftest import REPO, TINY_SEED
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_local_client_returns_schema_valid_json_under_concurrent_calls() -> None:
+    from autogen_core.models import UserMessage
+
+    client = LocalChatCompletionClient(shared_engine(), Sampling(max_tokens=200), ModelSpec().model_info())
+    prompt = [UserMessage(content="Passage: Bees make honey from nectar.\nWrite one question about it.", source="user")]
+    results = await asyncio.gather(*(client.create(prompt, json_output=InstructionsOutput) for _ in range(3)))
+    for result in results:
+        if result.finish_reason == "stop":  # a reply cut at max_tokens may end mid-JSON; a finished one may not
+            InstructionsOutput.model_validate_json(result.content)
+        assert result.usage.completion_tokens > 0
+    answer = await client.create(prompt, json_output=AnswerOutput)
+    assert answer.finish_reason != "stop" or AnswerOutput.model_validate_json(answer.content)
+
+
+def test_demo_on_the_embedded_model_with_one_tiny_seed(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "teams.cli", "run", "reading_comprehension", "--seeds", str(TINY_SEED),
+         "--out", str(tmp_path), "--run-id", "e2e", "--specialists", "1", "--seed", "1"],
+        capture_output=True, text=True, cwd=REPO, timeout=1200,
+    )  # fmt: skip
+    assert done.returncode in (0, 3, 1), done.stderr
+    assert "Traceback" not in done.stderr
+    folder = tmp_path / "e2e"
+    info = json.loads((folder / "run.json").read_text())
+    assert info["models"]["teacher"].startswith("local:SmolLM2")
+    assert info["status"] in ("completed", "completed_with_failures")
+    (seed,) = [json.loads(line) for line in (folder / "seeds.jsonl").read_text().splitlines()]
+    transcript = SeedTranscript.model_validate_json((folder / "transcripts" / f"{seed['id']}.json").read_text())
+    spoken = [m for team in transcript.teams for m in team.messages if m.source != "user"]
+    assert spoken and sum(m.completion_tokens for m in spoken) > 0  # the real model spoke
+    assert seed["tokens"] == info["totals"]["tokens"] > 0
+    records = [Record.model_validate_json(line) for line in (folder / "records.jsonl").read_text().splitlines() if line]
+    assert len(records) == seed["records"] == info["totals"]["records"]
+    for record in records:
+        assert [m.role for m in record.messages] == ["user", "assistant"]
+    if seed["status"] == "failed":
+        assert seed["reason"]

@@ -1,0 +1,167 @@
+"""The three flows and the teacher on ReplayChatCompletionClient fakes."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from agents.personas import PersonaLibrary
+from retrieval.seeds import Seed, seed_id
+from taxonomies import load_taxonomy
+from teams.flows import FlowEnv, FlowSettings, SeedLog, answer, pick_specialists, refine, transform
+from teams.pipeline import process_seed
+from teams.schemas import UNANSWERABLE_ANSWER, Instruction
+from teams.skills import get_skill
+from tests.fakes import answer_json, instructions_json, replay_pool, transform_json
+
+PASSAGE = "Honeybees live in colonies of up to 60,000 bees. The queen lays eggs while workers gather nectar."
+SEED = Seed(id=seed_id(PASSAGE), source="bees.txt", text=PASSAGE)
+
+
+def make_env(scripts: dict[str, list[str]], **settings: int) -> FlowEnv:
+    pool, _ = replay_pool(scripts)
+    return FlowEnv(load_taxonomy("reading_comprehension"), PersonaLibrary.load(), pool, FlowSettings(**settings))
+
+
+def mc_instruction() -> Instruction:
+    return Instruction(
+        key="main_idea-1",
+        passage=PASSAGE,
+        question="What is the passage mainly about?",
+        options=["bees", "ants", "wasps", "flies"],
+        subcategory="main_idea",
+        answer_format="multiple_choice",
+        writer="main_idea_writer",
+    )
+
+
+def test_specialists_follow_the_transformation() -> None:
+    env = make_env({}, specialists_per_seed=4)
+    for transformation in [t.name for t in env.taxonomy.transformations]:
+        for trial in range(15):
+            chosen = pick_specialists(env, random.Random(trial), transformation)
+            assert len(chosen) == 4
+            assert len({writer.name for writer, _ in chosen}) == 4
+            for writer, sub in chosen:
+                assert sub.name in writer.instruction_types
+                assert sub.suits_transformation(transformation), (transformation, sub.name)
+
+
+def test_argument_only_types_are_never_picked_for_a_poem() -> None:
+    env = make_env({}, specialists_per_seed=20)
+    restricted = {s.name for s in env.taxonomy.subcategories if not s.suits_transformation("poem")}
+    assert restricted, "the taxonomy should have types that do not suit a poem"
+    picked = {sub.name for trial in range(30) for _, sub in pick_specialists(env, random.Random(trial), "poem")}
+    assert picked and not picked & restricted
+
+
+async def test_transformer_output_becomes_the_passage_and_identity_makes_no_call() -> None:
+    env = make_env({"transformer": [transform_json("A debate about bees: " + PASSAGE)]})
+    log = SeedLog(SEED)
+    debate = env.library.get("debate_transformer")
+    assert await transform(env, log, SEED, debate) == "A debate about bees: " + PASSAGE
+    team = log.transcript.teams[0]
+    assert team.flow == "content_transformation" and team.status == "ok"
+    assert team.participants[0]["system_message"] == debate.render(
+        skill="reading_comprehension", transformation="debate"
+    )
+    assert [m.source for m in team.messages] == ["user", "debate_transformer"]
+
+    identity = env.library.get("identity_transformer")
+    assert await transform(env, log, SEED, identity) == PASSAGE  # the replay script is empty: no call was made
+
+
+async def test_refinement_yields_the_configured_number_of_rounds() -> None:
+    edits = [
+        json.dumps(
+            {"passage": PASSAGE + f" Edit {r}.", "question": f"Harder question {r}?", "options": ["a", "b", "c", "d"]}
+        )
+        for r in (1, 2, 3)
+    ]
+    suggestions = [json.dumps({"suggestions": [f"make it harder {r}"]}) for r in (1, 2, 3)]
+    env = make_env({"suggester": suggestions, "editor": edits}, refinement_rounds=3)
+    log = SeedLog(SEED)
+    goal = env.taxonomy.goal("make_harder")
+    chain = await refine(env, log, mc_instruction(), goal, env.library.get("suggester"), env.library.get("editor"))
+    assert [i.refinement_round for i in chain] == [1, 2, 3]
+    assert [i.question for i in chain] == ["Harder question 1?", "Harder question 2?", "Harder question 3?"]
+    assert [i.parent for i in chain] == ["main_idea-1", chain[0].key, chain[1].key]
+    assert all(i.refinement_goal == "make_harder" for i in chain)
+    speakers = [m.source for m in log.transcript.teams[0].messages]
+    assert speakers == ["user"] + ["suggester", "editor"] * 3
+
+
+async def test_make_unanswerable_keeps_the_question_and_edits_only_the_passage() -> None:
+    edit = json.dumps(
+        {"passage": "Honeybees live in colonies, as everyone knows.", "question": "Other?", "options": list("abcd")}
+    )
+    env = make_env({"suggester": [json.dumps({"suggestions": ["drop the number"]})], "editor": [edit]})
+    goal = env.taxonomy.goal("make_unanswerable")
+    (refined,) = await refine(
+        env, SeedLog(SEED), mc_instruction(), goal, env.library.get("suggester"), env.library.get("editor")
+    )
+    assert refined.passage == "Honeybees live in colonies, as everyone knows."
+    assert refined.question == mc_instruction().question and refined.options == mc_instruction().options
+
+
+async def test_malformed_answer_is_retried_then_recorded_as_a_failure() -> None:
+    env = make_env({"teacher": ["not json at all", '{"explanation": "missing the final answer"}', "{"]}, max_attempts=3)
+    log = SeedLog(SEED)
+    assert await answer(env, log, mc_instruction(), env.library.get("teacher")) is None
+    attempts = [t for t in log.transcript.teams if t.flow == "answer"]
+    assert [t.attempt for t in attempts] == [1, 2, 3]
+    assert all(t.status == "error" and t.error for t in attempts)
+    assert [f.flow for f in log.failures] == ["answer"]
+
+
+async def test_a_retry_that_passes_the_checks_is_kept() -> None:
+    env = make_env({"teacher": [answer_json(UNANSWERABLE_ANSWER), answer_json("B")]})
+    log = SeedLog(SEED)
+    result = await answer(env, log, mc_instruction(), env.library.get("teacher"))
+    assert result is not None and result[0].final_answer == "B"
+    statuses = [t.status for t in log.transcript.teams]
+    assert statuses == ["invalid", "ok"]  # declining an answerable question: the checks sent it back
+    assert "refuses" in (log.transcript.teams[0].error or "")
+    assert not log.failures
+
+
+async def test_one_seed_end_to_end_gives_records_of_the_promised_shape() -> None:
+    mc = ("Which animal does the passage describe?", ["bees", "ants", "wasps", "flies"])
+    env_settings = {"specialists_per_seed": 1, "instructions_per_writer": 1, "refinement_rounds": 1}
+    scripts = {
+        "transformer": [transform_json("Speaker A: " + PASSAGE)] * 3,
+        "instruction_writer": [instructions_json(mc)] * 3,
+        "suggester": [json.dumps({"suggestions": ["change the number"]})] * 3,
+        "editor": [json.dumps({"passage": PASSAGE + " Edited.", "question": mc[0], "options": mc[1]})] * 3,
+        "teacher": [answer_json("A"), answer_json("A")],
+    }
+    env = make_env(scripts, **env_settings)
+    # pick a transformation and a multiple-choice writer deterministically: a library of one of each
+    env.library = PersonaLibrary(
+        {
+            name: env.library.get(name)
+            for name in ("conversation_transformer", "main_idea_writer", "suggester", "editor", "teacher")
+        }
+    )
+    env.taxonomy = env.taxonomy.model_copy(update={"refinement_goals": [env.taxonomy.goal("flip_answer")]})
+    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0), "run-x")
+    assert outcome.status.status == "done" and outcome.status.records == 2
+    original, refined = outcome.records
+    for record in outcome.records:
+        assert [m.role for m in record.messages] == ["user", "assistant"]
+        assert record.skill == "reading_comprehension" and record.subcategory == "main_idea"
+        assert "Passage:" in record.messages[0].content and "A) bees" in record.messages[0].content
+        assert record.messages[1].content.endswith("Final answer: A")
+        meta = record.meta
+        assert meta["seed_id"] == SEED.id and meta["seed_source"] == "bees.txt"
+        assert meta["transformation"] == "conversation"
+        assert meta["personas"]["instruction_writer"] == "main_idea_writer"
+        assert meta["transcript"] == f"transcripts/{SEED.id}.json"
+        assert meta["tokens"]["seed_total"] > 0
+    assert original.meta["refinement"] is None
+    assert refined.meta["refinement"]["goal"] == "flip_answer"
+    assert refined.meta["refinement"]["round"] == 1 and refined.meta["refinement"]["parent"] == "main_idea-1"
+    flows = [t.flow for t in outcome.transcript.teams]
+    assert flows == sorted(
+        flows, key=["content_transformation", "instruction_generation", "refinement", "answer"].index
+    )

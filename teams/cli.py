@@ -29,6 +29,7 @@ from agents.models import ModelError, ModelSpec
 from agents.personas import PersonaError, PersonaLibrary
 from retrieval.seeds import SeedError
 from taxonomies import TaxonomyError
+from teams.errors import one_line
 from teams.flows import FlowSettings
 from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, run_pipeline
 from teams.run_folder import RunFolder, RunFolderError, RunInfo, list_runs
@@ -41,7 +42,7 @@ personas_app = typer.Typer(help="List, show and validate agent personas.", no_ar
 app.add_typer(runs_app, name="runs")
 app.add_typer(personas_app, name="personas")
 
-out_console = Console(soft_wrap=True)
+out_console = Console()
 err_console = Console(stderr=True)
 USER_ERRORS = (SeedError, PersonaError, TaxonomyError, ModelError, RunFolderError, ValidationError, OSError)
 EXIT_BY_STATUS = {"completed": 0, "completed_with_failures": 3, "failed": 1, "stopped": 130}
@@ -52,18 +53,11 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
 def guarded(action: Callable[[], Any]) -> Any:
     try:
         return action()
     except USER_ERRORS as exc:
-        fail(_one_line(exc))
+        fail(one_line(exc))
 
 
 # --- run -------------------------------------------------------------------------------------
@@ -159,12 +153,13 @@ def execute_run(config: RunConfig) -> None:
         err_console.print("stopped: what was done is kept in the run folder")
         raise typer.Exit(130) from None
     except USER_ERRORS as exc:
-        fail(_one_line(exc))
+        fail(one_line(exc))
     t = info.totals
-    out_console.print(
+    summary = (
         f"{info.status}: {t.seeds_done} seeds done, {t.seeds_failed} failed, {t.records} records, "
         f"{t.tokens:,} tokens → {folder.path}"
     )
+    out_console.print(summary, soft_wrap=True)
     if info.status == "failed":
         first = next((s["reason"] for s in folder.seeds() if s.get("reason")), "unknown")
         fail(f"no seed produced a record; first reason: {first}", code=1)
@@ -268,8 +263,18 @@ def runs_list(out: OutOption = Path("runs"), as_json: Annotated[bool, typer.Opti
 
 
 def _render_content(content: Any) -> str:
+    """A message as a person reads it: text as is; a structured answer field by field, with
+    the line breaks of long text fields kept."""
     if isinstance(content, str):
         return content
+    if isinstance(content, dict):
+        lines = []
+        for key, value in content.items():
+            if isinstance(value, str):
+                lines.append(f"{key}:\n{value}" if "\n" in value else f"{key}: {value}")
+            else:
+                lines.append(f"{key}: {json.dumps(value, indent=2, ensure_ascii=False)}")
+        return "\n".join(lines)
     return json.dumps(content, indent=2, ensure_ascii=False)
 
 
@@ -336,7 +341,7 @@ def runs_show(
         meta = record["meta"]
         refinement = meta.get("refinement") or {}
         user = record["messages"][0]["content"]
-        question = user.split("Question:\n", 1)[-1]
+        question = " ".join(user.split("Question:\n", 1)[-1].split())
         table.add_row(
             meta["seed_id"],
             record["subcategory"],

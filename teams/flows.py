@@ -23,6 +23,7 @@ from agents.personas import Persona, PersonaLibrary
 from retrieval.seeds import Seed
 from taxonomies import RefinementGoal, Subcategory, Taxonomy
 from teams.checks import check_answer, check_draft
+from teams.errors import one_line
 from teams.schemas import (
     AnswerOutput,
     EditOutput,
@@ -93,17 +94,6 @@ class SeedLog:
 # --- running one team ------------------------------------------------------------------------
 
 
-def _one_line(error: BaseException | str) -> str:
-    """One readable line from an error AutoGen re-raised with its traceback text: for a pydantic
-    validation error, the field and the message; otherwise the last line."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith("For further information")]
-    for previous, line in zip(lines, lines[1:], strict=False):
-        if "[type=" in line:
-            return f"{previous}: {line.split(' [type=')[0]}"[:400]
-    return (lines[-1] if lines else type(error).__name__)[:400]
-
-
 def _transcript_message(message: BaseAgentEvent | BaseChatMessage) -> TranscriptMessage:
     content: Any = getattr(message, "content", None)
     if isinstance(content, BaseModel):
@@ -145,7 +135,7 @@ async def run_team(
                 outputs.append((item.source, item.content))
     except Exception as exc:  # an agent failed: malformed answer, endpoint error, ...
         transcript.status = "error"
-        transcript.error = _one_line(exc)
+        transcript.error = one_line(exc)
     return outputs
 
 

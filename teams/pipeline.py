@@ -22,6 +22,7 @@ from agents.models import ModelPool, ModelSpec
 from agents.personas import PersonaError, PersonaLibrary, Sampling
 from retrieval.seeds import Seed, load_seeds
 from taxonomies import load_taxonomy
+from teams.errors import one_line
 from teams.flows import (
     FlowEnv,
     FlowSettings,
@@ -33,7 +34,7 @@ from teams.flows import (
     transform,
     weighted_pick,
 )
-from teams.run_folder import RunFolder, RunFolderError, RunInfo, SeedStatus
+from teams.run_folder import RunFolder, RunInfo, SeedStatus
 from teams.schemas import Record, SeedTranscript
 from teams.skills import Skill, get_skill
 
@@ -74,7 +75,7 @@ class _AutogenToRunLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
-            text = f"{text}: {str(record.exc_info[1]).strip().splitlines()[-1:]}"
+            text = f"{text}: {one_line(record.exc_info[1])}"
         logger.bind(origin=record.name).debug("autogen: {}", text[:500])
 
 
@@ -213,10 +214,7 @@ class PreparedRun:
         check_library(self.library, config.skill, {s.name for s in self.taxonomy.subcategories})
         self.seeds = load_seeds(config.seeds, max_chars=config.chunk_chars, max_seeds=config.max_seeds)
         self.run_id = config.run_id or new_run_id(config.skill)
-        if (config.out / self.run_id).exists():
-            raise RunFolderError(
-                f"{config.out / self.run_id}: a run with this id exists already; choose another --run-id"
-            )
+        RunFolder.ensure_new(config.out, self.run_id)
         self.pool = pool or ModelPool(dict(config.models))
         for role in ROLES:  # a missing key or package fails here, before any work
             self.pool.client_for(role, Sampling())

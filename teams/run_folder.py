@@ -96,13 +96,17 @@ class RunFolder:
 
     # --- writing ---
 
+    @staticmethod
+    def ensure_new(out: Path, run_id: str) -> None:
+        path = out / run_id
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise RunFolderError(f"{path}: a run with id '{run_id}' already exists; choose another --run-id")
+
     @classmethod
     def create(cls, out: Path, run_id: str) -> RunFolder:
-        path = out / run_id
-        if path.exists() and any(path.iterdir()):
-            raise RunFolderError(f"{path}: a run with id '{run_id}' already exists; choose another --run-id")
-        (path / "transcripts").mkdir(parents=True, exist_ok=True)
-        return cls(path)
+        cls.ensure_new(out, run_id)
+        (out / run_id / "transcripts").mkdir(parents=True, exist_ok=True)
+        return cls(out / run_id)
 
     def write_info(self, info: RunInfo) -> None:
         _write_atomic(self.run_json, info.model_dump_json(indent=2))

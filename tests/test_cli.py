@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -257,3 +259,31 @@ def test_personas_show_prints_the_file() -> None:
     code, stdout, _ = run_cli("personas", "show", "teacher")
     assert code == 0 and "role: teacher" in stdout
     assert run_cli("personas", "show", "nobody")[0] == 2
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_what_was_done(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for i in range(12):
+        (seeds / f"s{i}.txt").write_text(
+            f"Seed number {i}: owls hunt at night and eat about {i} mice.", encoding="utf-8"
+        )
+    with FakeOpenAIServer(competent_responder, latency=0.05) as server:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "teams.cli", "run", "reading_comprehension", "--seeds", str(seeds), "--model", "m",
+             "--base-url", server.base_url, "--out", str(tmp_path), "--run-id", "c", "--concurrency", "1"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        seeds_file = tmp_path / "c" / "seeds.jsonl"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (seeds_file.exists() and seeds_file.read_text().strip()):
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "stopped" in stderr
+    info = json.loads((tmp_path / "c" / "run.json").read_text())
+    done = [json.loads(line) for line in seeds_file.read_text().splitlines()]
+    assert info["status"] == "stopped" and 1 <= len(done) < 12
+    records = [Record.model_validate_json(line) for line in (tmp_path / "c" / "records.jsonl").read_text().splitlines()]
+    assert len(records) == sum(s["records"] for s in done)  # every committed seed's records, whole lines only

@@ -111,6 +111,7 @@ async def test_malformed_answer_is_retried_then_recorded_as_a_failure() -> None:
     attempts = [t for t in log.transcript.teams if t.flow == "answer"]
     assert [t.attempt for t in attempts] == [1, 2, 3]
     assert all(t.status == "error" and t.error for t in attempts)
+    assert attempts[1].error == "final_answer: Field required"  # one readable line, not a traceback
     assert [f.flow for f in log.failures] == ["answer"]
 
 

@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m teams.cli run reading_comprehension --seeds examples/seeds --max-seeds 2 --run-id demo-$$(date +%Y%m%d-%H%M%S); \
+	$(PY) -m teams.cli run reading_comprehension --seeds examples/seeds --max-seeds 2 --config examples/demo.yaml --run-id demo-$$(date +%Y%m%d-%H%M%S); \
 	  code=$$?; [ $$code -eq 0 ] || [ $$code -eq 3 ]   # 3: done, with some seeds failed (counted in run.json)
 	$(PY) -m teams.cli runs list
 

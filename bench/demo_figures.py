@@ -1,7 +1,7 @@
 """Run the demo on the embedded model and print its figures: wall time, records per seed, how many
 structured answers needed a retry or failed, tokens per record.
 
-    .venv/bin/python bench/demo_figures.py [--seeds examples/seeds] [--max-seeds 2] [--out /tmp/bench-runs]
+    .venv/bin/python bench/demo_figures.py [--seeds examples/seeds] [--max-seeds 2] [--config examples/demo.yaml]
 
 Reads an existing run instead with `--run RUN_ID --out DIR`.
 """
@@ -65,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default=str(REPO / "examples" / "seeds"))
     parser.add_argument("--max-seeds", default="2")
+    parser.add_argument("--config", default=str(REPO / "examples" / "demo.yaml"), help="as make demo uses")
     parser.add_argument("--out", default="/tmp/agentinstruct-bench")
     parser.add_argument("--run", help="report on this existing run instead of starting one")
     args = parser.parse_args()
@@ -74,7 +75,7 @@ def main() -> None:
     if run_id is None:
         run_id = f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
         command = [sys.executable, "-m", "teams.cli", "run", "reading_comprehension", "--seeds", args.seeds,
-                   "--max-seeds", args.max_seeds, "--out", str(out), "--run-id", run_id]  # fmt: skip
+                   "--max-seeds", args.max_seeds, "--config", args.config, "--out", str(out), "--run-id", run_id]  # fmt: skip
         start = time.perf_counter()
         subprocess.run(command, cwd=REPO, check=False)
         wall = time.perf_counter() - start

@@ -15,6 +15,7 @@ from typing import Any
 from autogen_agentchat.base import TaskResult
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, StructuredMessage
 from autogen_agentchat.teams import RoundRobinGroupChat
+from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.factory import BuiltAgent, build_agent
@@ -136,6 +137,12 @@ async def run_team(
     except Exception as exc:  # an agent failed: malformed answer, endpoint error, ...
         transcript.status = "error"
         transcript.error = one_line(exc)
+    tokens = sum(m.prompt_tokens + m.completion_tokens for m in transcript.messages)
+    logger.debug(
+        "{} {} attempt {}: {} ({} tokens){}",
+        transcript.flow, transcript.step, transcript.attempt, transcript.status, tokens,
+        f": {transcript.error}" if transcript.error else "",
+    )  # fmt: skip
     return outputs
 
 

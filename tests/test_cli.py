@@ -287,3 +287,35 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_done(tmp_path: Path) -> None:
     assert info["status"] == "stopped" and 1 <= len(done) < 12
     records = [Record.model_validate_json(line) for line in (tmp_path / "c" / "records.jsonl").read_text().splitlines()]
     assert len(records) == sum(s["records"] for s in done)  # every committed seed's records, whole lines only
+
+
+def test_a_config_file_gives_each_role_its_model_and_sets_the_flow(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"models:\n  default: {{model: writer-model, base_url: '{server.base_url}'}}\n"
+        f"  teacher: {{model: teacher-model, base_url: '{server.base_url}'}}\n"
+        "flow: {refinement_rounds: 0, specialists_per_seed: 1}\nconcurrency: 1\n",
+        encoding="utf-8",
+    )
+    code, _, stderr = run_cli(
+        "run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS), "--config", str(config),
+        "--out", str(tmp_path), "--run-id", "cfg", "--max-seeds", "2",
+    )  # fmt: skip
+    assert code == 0, stderr
+    models_by_kind = {(schema_kind(r), r["model"]) for r in server.requests}
+    assert {m for kind, m in models_by_kind if kind == "answer"} == {"teacher-model"}
+    assert {m for kind, m in models_by_kind if kind != "answer"} == {"writer-model"}
+    assert "suggestions" not in {kind for kind, _ in models_by_kind}  # refinement_rounds: 0
+    info = json.loads((tmp_path / "cfg" / "run.json").read_text())
+    assert info["models"]["teacher"] == "teacher-model" and info["models"]["transformer"] == "writer-model"
+    assert info["config"]["flow"]["refinement_rounds"] == 0 and info["config"]["concurrency"] == 1
+    records = [json.loads(line) for line in (tmp_path / "cfg" / "records.jsonl").read_text().splitlines()]
+    assert records and all(r["meta"]["refinement"] is None for r in records)
+    assert {r["meta"]["models"]["teacher"] for r in records} == {"teacher-model"}
+
+
+def test_a_bad_config_file_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("flow: {refinement_rounds: many}\n", encoding="utf-8")
+    code, _, stderr = run_cli("run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS), "--config", str(config))
+    assert code == 2 and stderr.count("\n") == 1 and "refinement_rounds" in stderr

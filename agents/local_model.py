@@ -117,9 +117,27 @@ def _to_chat(messages: Sequence[LLMMessage]) -> list[dict[str, str]]:
     return chat
 
 
+# llama-cpp-python turns maxLength N into N nested optional rules; past a few hundred llama.cpp
+# refuses the grammar ("exceeds sane defaults") and then samples with a null one: a segfault.
+GRAMMAR_MAX_LENGTH = 300
+
+
+def grammar_safe(schema: Any) -> Any:
+    """The schema without string bounds too long for llama.cpp's grammar (checks still apply them)."""
+    if isinstance(schema, dict):
+        return {
+            key: grammar_safe(value)
+            for key, value in schema.items()
+            if not (key == "maxLength" and isinstance(value, int) and value > GRAMMAR_MAX_LENGTH)
+        }
+    if isinstance(schema, list):
+        return [grammar_safe(item) for item in schema]
+    return schema
+
+
 def _response_format(json_output: bool | type[BaseModel] | None) -> dict[str, Any] | None:
     if isinstance(json_output, type) and issubclass(json_output, BaseModel):
-        return {"type": "json_object", "schema": json_output.model_json_schema()}
+        return {"type": "json_object", "schema": grammar_safe(json_output.model_json_schema())}
     if json_output is True:
         return {"type": "json_object"}
     return None

@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def figures(folder: Path, wall: float | None) -> dict[str, object]:
     info = json.loads((folder / "run.json").read_text())
-    seeds = [json.loads(line) for line in (folder / "seeds.jsonl").read_text().splitlines() if line]
+    seeds_file = folder / "seeds.jsonl"
+    seeds = [json.loads(line) for line in seeds_file.read_text().splitlines() if line] if seeds_file.exists() else []
     steps: Counter[str] = Counter()
     for transcript in (folder / "transcripts").glob("*.json"):
         teams = json.loads(transcript.read_text())["teams"]

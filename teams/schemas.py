@@ -14,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 # --- what agents answer with -----------------------------------------------------------------
 
+# A bound on short fields lets a constrained decoder end them instead of rambling to max_tokens.
+# Long fields stay unbounded: llama.cpp cannot build grammars for long bounded strings.
+SHORT_MAX = 300
+Short = Annotated[str, Field(min_length=1, max_length=SHORT_MAX)]
+
 
 class TransformOutput(BaseModel):
     """A transformer's rewrite of the seed."""
@@ -21,12 +26,8 @@ class TransformOutput(BaseModel):
     passage: str = Field(min_length=1)
 
 
-# Bounds on short fields let a constrained decoder end them instead of rambling to max_tokens.
-Short = Annotated[str, Field(min_length=1, max_length=300)]
-
-
 class InstructionDraft(BaseModel):
-    question: str = Field(min_length=1, max_length=1000)
+    question: str = Field(min_length=1)
     options: list[Short] = Field(default_factory=list, max_length=6)
     answer: str = Field("", description="the writer's intended answer (a key, not shown to the teacher)")
 
@@ -40,22 +41,22 @@ class InstructionsOutput(BaseModel):
 class SuggestionsOutput(BaseModel):
     """A suggester's proposals for one refinement goal."""
 
-    suggestions: list[Annotated[str, Field(min_length=1, max_length=400)]] = Field(min_length=1, max_length=4)
+    suggestions: list[Short] = Field(min_length=1, max_length=4)
 
 
 class EditOutput(BaseModel):
     """An editor's new passage/question pair, made per the suggestions."""
 
     passage: str = Field(min_length=1)
-    question: str = Field(min_length=1, max_length=1000)
+    question: str = Field(min_length=1)
     options: list[Short] = Field(default_factory=list, max_length=6)
 
 
 class AnswerOutput(BaseModel):
     """The teacher's answer: its reasoning, then the final answer the checks read."""
 
-    explanation: str = Field(max_length=3000)
-    final_answer: str = Field(min_length=1, max_length=1000)
+    explanation: str
+    final_answer: str = Field(min_length=1)
 
 
 # --- the same, narrowed per answer format ----------------------------------------------------

@@ -13,7 +13,17 @@ import pytest
 from agents.local_model import LocalChatCompletionClient, shared_engine
 from agents.models import ModelSpec
 from agents.personas import Sampling
-from teams.schemas import AnswerOutput, InstructionsOutput, Record, SeedTranscript
+from teams.schemas import (
+    AnswerOutput,
+    InstructionsOutput,
+    Record,
+    SeedTranscript,
+    SuggestionsOutput,
+    TransformOutput,
+    answer_output,
+    edit_output,
+    instructions_output,
+)
 from tests.conftest import REPO, TINY_SEED
 
 pytestmark = pytest.mark.e2e
@@ -31,6 +41,23 @@ async def test_local_client_returns_schema_valid_json_under_concurrent_calls() -
         assert result.usage.completion_tokens > 0
     answer = await client.create(prompt, json_output=AnswerOutput)
     assert answer.finish_reason != "stop" or AnswerOutput.model_validate_json(answer.content)
+
+
+async def test_every_schema_we_send_builds_a_grammar_that_constrains_the_output() -> None:
+    """llama.cpp answers with free text when it rejects a grammar (and may crash): every output
+    schema of every answer format must come back as JSON of its own shape."""
+    from autogen_core.models import UserMessage
+
+    client = LocalChatCompletionClient(shared_engine(), Sampling(max_tokens=48), ModelSpec().model_info())
+    formats = ["multiple_choice", "true_false", "short_answer", "ordering", "essay"]
+    schemas = [TransformOutput, SuggestionsOutput, AnswerOutput]
+    schemas += [instructions_output(f) for f in formats] + [edit_output(f) for f in formats]
+    schemas += [answer_output("multiple_choice", 4), answer_output("true_false", 0)]
+    prompt = [UserMessage(content="Passage: Owls hunt at night.\nReply about it.", source="user")]
+    for schema in schemas:
+        result = await client.create(prompt, json_output=schema)
+        first_field = next(iter(schema.model_fields))
+        assert result.content.replace(" ", "").startswith(f'{{"{first_field}"'), (schema.__name__, result.content[:80])
 
 
 def test_demo_on_the_embedded_model_with_one_tiny_seed(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from retrieval.seeds import Seed, load_seeds
 from taxonomies import load_taxonomy
 from teams.errors import one_line
 from teams.flows import (
+    IDENTITY,
     FlowEnv,
     FlowSettings,
     SeedLog,
@@ -117,8 +118,6 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
     log = SeedLog(seed)
     library = env.library
     transformer = weighted_pick(rng, library.pool("transformer", env.skill), 1)[0]
-    transformation = transformer.transformation or "identity"
-    specialists = pick_specialists(env, rng, transformation)
     suggester = weighted_pick(rng, library.pool("suggester", env.skill), 1)[0]
     editor = weighted_pick(rng, library.pool("editor", env.skill), 1)[0]
     teacher = weighted_pick(rng, library.pool("teacher", env.skill), 1)[0]
@@ -126,8 +125,12 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
     goal_offset = rng.randrange(len(goals)) if goals else 0
 
     records: list[Record] = []
+    transformation = transformer.transformation or IDENTITY
     passage = await transform(env, log, seed, transformer)
-    instructions = await generate_instructions(env, log, passage, specialists) if passage else []
+    if passage is None:  # the failure is recorded; the seed still teaches, as it is
+        transformation, passage = IDENTITY, seed.text
+    specialists = pick_specialists(env, rng, transformation)
+    instructions = await generate_instructions(env, log, passage, specialists)
     if instructions and goals:
         chains = await asyncio.gather(
             *(

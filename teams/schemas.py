@@ -72,8 +72,12 @@ def _camel(name: str) -> str:
 
 
 def _options_field(answer_format: str) -> Any:
+    """Required where the format needs options: a default is not validated, and a constrained
+    decoder may leave out any field that is not required."""
     low, high = OPTION_COUNTS.get(answer_format, (0, 0))
-    return (list[Short], Field(default_factory=list, min_length=low, max_length=high))
+    if low:
+        return (list[Short], Field(min_length=low, max_length=high))
+    return (list[Short], Field(default_factory=list, max_length=0))
 
 
 @cache

@@ -1,7 +1,16 @@
 import pytest
+from pydantic import ValidationError
 
 from teams.checks import check_answer, check_draft, chosen_option
-from teams.schemas import AnswerOutput, Instruction, InstructionDraft
+from teams.schemas import (
+    UNANSWERABLE_ANSWER,
+    AnswerOutput,
+    Instruction,
+    InstructionDraft,
+    answer_output,
+    edit_output,
+    instructions_output,
+)
 
 
 def instruction(
@@ -70,3 +79,25 @@ def test_draft_checks_by_format() -> None:
     assert check_draft(InstructionDraft(question="Bees make what from nectar?"), "fill_in_the_blank")
     assert check_draft(InstructionDraft(question="Put these in order.", options=["first", "second"]), "ordering") == []
     assert check_draft(InstructionDraft(question="Why?"), "short_answer")
+
+
+@pytest.mark.parametrize("make", [instructions_output, edit_output])
+def test_formats_with_options_require_them_so_a_decoder_cannot_leave_them_out(make) -> None:
+    schema = make("multiple_choice").model_json_schema()
+    draft = schema["$defs"]["MultipleChoiceDraft"] if "$defs" in schema else schema
+    assert "options" in draft["required"] and draft["properties"]["options"]["minItems"] == 4
+    with pytest.raises(ValidationError, match="options"):
+        instructions_output("multiple_choice").model_validate_json(
+            '{"instructions": [{"question": "Which one is it?"}]}'
+        )
+    assert instructions_output("essay").model_validate_json('{"instructions": [{"question": "Why is it so?"}]}')
+
+
+def test_closed_answer_sets_for_choice_and_true_false() -> None:
+    mc = answer_output("multiple_choice", 3).model_json_schema()["properties"]["final_answer"]["enum"]
+    assert mc == ["A", "B", "C", UNANSWERABLE_ANSWER]
+    assert answer_output("true_false", 0).model_json_schema()["properties"]["final_answer"]["enum"][:2] == [
+        "True",
+        "False",
+    ]
+    assert answer_output("essay", 0) is AnswerOutput

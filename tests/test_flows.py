@@ -166,3 +166,27 @@ async def test_one_seed_end_to_end_gives_records_of_the_promised_shape() -> None
     assert flows == sorted(
         flows, key=["content_transformation", "instruction_generation", "refinement", "answer"].index
     )
+
+
+async def test_a_failed_transformation_falls_back_to_the_seed_as_it_is() -> None:
+    mc = ("Which animal does the passage describe?", ["bees", "ants", "wasps", "flies"])
+    scripts = {
+        "transformer": [transform_json("Too short."), transform_json("Also short.")],
+        "instruction_writer": [instructions_json(mc)],
+        "teacher": [answer_json("A")],
+    }
+    env = make_env(scripts, specialists_per_seed=1, instructions_per_writer=1, refinement_rounds=0, max_attempts=2)
+    env.library = PersonaLibrary(
+        {
+            name: env.library.get(name)
+            for name in ("debate_transformer", "main_idea_writer", "suggester", "editor", "teacher")
+        }
+    )
+    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0), "run-x")
+    assert outcome.status.status == "done"
+    (record,) = outcome.records
+    assert (
+        record.meta["transformation"] == "identity" and record.meta["personas"]["transformer"] == "debate_transformer"
+    )
+    assert PASSAGE in record.messages[0].content
+    assert [f["flow"] for f in outcome.status.failures] == ["content_transformation"]

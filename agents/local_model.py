@@ -39,6 +39,9 @@ from agents.personas import Sampling
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONTEXT_TOKENS = 8192
+# llama.cpp's customary default; the binding's is 1.0 (off), and a 135M model then loops inside
+# a JSON string until max_tokens cuts it.
+REPEAT_PENALTY = 1.1
 _event_logger = logging.getLogger(EVENT_LOGGER_NAME)
 
 
@@ -174,6 +177,7 @@ class LocalChatCompletionClient(ChatCompletionClient):
             "temperature": self._sampling.temperature,
             "top_p": self._sampling.top_p,
             "max_tokens": self._sampling.max_tokens,
+            "repeat_penalty": REPEAT_PENALTY,
             **extra_create_args,
         }
         response_format = _response_format(json_output)

@@ -184,8 +184,8 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
     status: Literal["done", "failed"] = "done" if records else "failed"
     reason = None
     if not records:
-        first = log.failures[0] if log.failures else None
-        reason = f"{first.flow}: {first.reason}" if first else "no instruction survived the checks"
+        last = log.failures[-1] if log.failures else None  # the step that left the seed with nothing
+        reason = f"{last.flow}: {last.reason}" if last else "no instruction survived the checks"
     return SeedOutcome(
         seed=seed,
         records=records,

@@ -251,14 +251,13 @@ def runs_list(out: OutOption = Path("runs"), as_json: Annotated[bool, typer.Opti
     if not rows:
         out_console.print(f"no runs under {out}")
         return
-    table = Table("id", "skill", "model", "status", "seeds", "records", "failures", "started")
+    table = Table()
+    for column in ("id", "skill", "model", "status", "seeds", "records", "failures", "started"):
+        table.add_column(column, overflow="fold", no_wrap=column == "id")
     for row in rows:
-        table.add_row(
-            *(
-                escape(str(row[k]))
-                for k in ("id", "skill", "model", "status", "seeds", "records", "failures", "started_at")
-            )
-        )
+        started = row["started_at"][:16].replace("T", " ")
+        cells = [str(row[k]) for k in ("id", "skill", "model", "status", "seeds", "records", "failures")] + [started]
+        table.add_row(*(escape(cell) for cell in cells))
     out_console.print(table)
 
 

@@ -30,33 +30,32 @@ class TaxonomyError(ValueError):
     """A skill that does not exist or a taxonomy file that cannot be used."""
 
 
-class Transformation(BaseModel):
+class Named(BaseModel):
+    """An entry of a taxonomy: a snake_case name and what it means."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = Field(min_length=1)
 
 
-class Subcategory(BaseModel):
+class Transformation(Named):
+    """A form the content-transformation flow may rewrite a seed into."""
+
+
+class RefinementGoal(Named):
+    """What a Suggester/Editor round aims at."""
+
+
+class Subcategory(Named):
     """One instruction type (for reading comprehension: a question type)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    description: str = Field(min_length=1)
     answer_format: AnswerFormat
     # Transformations this type suits; ["*"] means every one.
     suits: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
 
     def suits_transformation(self, transformation: str) -> bool:
         return "*" in self.suits or transformation in self.suits
-
-
-class RefinementGoal(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    description: str = Field(min_length=1)
 
 
 class Taxonomy(BaseModel):

@@ -150,6 +150,16 @@ def _finish(reason: str | None) -> FinishReasons:
     return "length" if reason == "length" else "stop"
 
 
+def normalise_json(content: str) -> str:
+    """llama.cpp's JSON grammar lets raw control characters (a newline, a tab) into strings,
+    which strict JSON parsers reject; re-encode such output. A reply cut mid-JSON is left as it is."""
+    try:
+        value = json.loads(content, strict=False)
+    except json.JSONDecodeError:
+        return content
+    return json.dumps(value, ensure_ascii=False)
+
+
 class LocalChatCompletionClient(ChatCompletionClient):
     """An AutoGen client over the shared LocalEngine, with one persona's sampling settings."""
 
@@ -186,6 +196,8 @@ class LocalChatCompletionClient(ChatCompletionClient):
         response = await asyncio.to_thread(self._engine.complete, **kwargs)
         choice = response["choices"][0]
         content = choice["message"].get("content") or ""
+        if response_format:
+            content = normalise_json(content)
         usage = RequestUsage(
             prompt_tokens=response["usage"]["prompt_tokens"],
             completion_tokens=response["usage"]["completion_tokens"],

@@ -286,7 +286,11 @@ async def run_pipeline(
             except asyncio.QueueEmpty:
                 return
             rng = random.Random(f"{config.seed}:{seed.id}")
-            commit(await process_seed(env, skill, seed, rng, run_id))
+            own_flow = getattr(skill, "process_seed", None)  # a skill with flows of its own
+            if own_flow is not None:
+                commit(await own_flow(env, seed, rng, run_id))
+            else:
+                commit(await process_seed(env, skill, seed, rng, run_id))
 
     try:
         await asyncio.gather(*(worker() for _ in range(min(config.concurrency, len(seeds)))))

@@ -1,6 +1,8 @@
 """The embedded model's client, without loading the model."""
 
-from agents.local_model import GRAMMAR_MAX_LENGTH, grammar_safe
+import json
+
+from agents.local_model import GRAMMAR_MAX_LENGTH, grammar_safe, normalise_json
 
 
 def test_grammar_safe_drops_only_string_bounds_llama_cpp_cannot_build() -> None:
@@ -18,3 +20,11 @@ def test_grammar_safe_drops_only_string_bounds_llama_cpp_cannot_build() -> None:
     assert safe["properties"]["items"]["maxItems"] == 5000 and "maxLength" not in safe["properties"]["items"]["items"]
     assert safe["$defs"]["X"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
     assert schema["properties"]["long"]["maxLength"] == 3000  # the original is untouched
+
+
+def test_raw_control_characters_in_json_strings_are_escaped_and_cut_json_is_left_alone() -> None:
+    raw = '{"passage": "line one\nline two\ttabbed"}'
+    assert raw.count("\n") == 1  # a raw newline inside the string: strict JSON rejects it
+    fixed = normalise_json(raw)
+    assert json.loads(fixed) == {"passage": "line one\nline two\ttabbed"}
+    assert normalise_json('{"passage": "cut mid') == '{"passage": "cut mid'

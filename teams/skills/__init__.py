@@ -12,6 +12,10 @@ from teams.schemas import AnswerOutput, Instruction, Message
 
 
 class Skill(Protocol):
+    """What the generic pipeline needs of a skill. A skill whose flows differ from the generic
+    ones (tool use, say) also defines `async process_seed(env, seed, rng, run_id) -> SeedOutcome`,
+    which the pipeline then calls instead of its own per-seed flow."""
+
     name: str
 
     def messages(self, instruction: Instruction, answer: AnswerOutput) -> list[Message]:

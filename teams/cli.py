@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -41,6 +42,10 @@ runs_app = typer.Typer(help="Inspect runs: their records and every agent's trans
 personas_app = typer.Typer(help="List, show and validate agent personas.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(personas_app, name="personas")
+
+# AutoGen logs every OpenAI response through model_dump(), and the openai SDK's parsed-message
+# type makes pydantic warn about it once per call: noise on the user's terminal.
+warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
 
 out_console = Console()
 err_console = Console(stderr=True)

@@ -23,6 +23,18 @@ AnswerFormat = Literal[
     "ordering",
     "multiple_choice",
     "numeric",
+    # formats of the other skills (see teams/checks.py for what each must hold)
+    "label",  # one label from the label set the instruction gives (options hold the labels)
+    "json",  # a JSON object with the keys the instruction names (options hold the keys)
+    "code",  # an answer with code in a fenced block that parses
+    "estimate",  # an order-of-magnitude estimate with stated assumptions
+    "actions",  # browser actions, one per line, on elements of the page
+    "grounded",  # an answer citing the retrieved passages it rests on
+    "few_shot",  # a query after worked examples (options hold the examples)
+    "conversation",  # a first question and follow-up turns (follow_ups)
+    "rewrite",  # the text, modified as asked
+    "prose",  # text written from structured data
+    "creative",  # an original piece of writing
 ]
 
 
@@ -67,6 +79,14 @@ class Taxonomy(BaseModel):
     transformations: list[Transformation] = Field(default_factory=list)
     subcategories: list[Subcategory] = Field(min_length=1)
     refinement_goals: list[RefinementGoal] = Field(default_factory=list)
+    # At most this many specialists per seed, whatever the run's settings (text modification: one
+    # task agent per seed, as the method has it). None: the run's settings decide.
+    max_specialists: int | None = Field(None, ge=1)
+
+    @property
+    def transforms(self) -> bool:
+        """False for a skill with no content-transformation step: its seeds go to the specialists as they are."""
+        return bool(self.transformations)
 
     @model_validator(mode="after")
     def _names_are_known(self) -> Taxonomy:

@@ -29,10 +29,11 @@ from rich.text import Text
 from agents.models import ModelError, ModelSpec
 from agents.personas import PersonaError, PersonaLibrary
 from retrieval.seeds import SeedError
-from taxonomies import TaxonomyError
+from taxonomies import TaxonomyError, available_skills, load_taxonomy
 from teams.errors import one_line
 from teams.flows import FlowSettings
-from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, run_pipeline
+from teams.mixing import MIXED, parse_skills, resolve_skill
+from teams.pipeline import ROLES, PreparedRun, RunConfig, SeedOutcome, run_pipeline
 from teams.run_folder import RunFolder, RunFolderError, RunInfo, list_runs
 
 app = typer.Typer(
@@ -40,8 +41,10 @@ app = typer.Typer(
 )
 runs_app = typer.Typer(help="Inspect runs: their records and every agent's transcript.", no_args_is_help=True)
 personas_app = typer.Typer(help="List, show and validate agent personas.", no_args_is_help=True)
+skills_app = typer.Typer(help="The skills data can be generated for, and their taxonomies.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(personas_app, name="personas")
+app.add_typer(skills_app, name="skills")
 
 # AutoGen logs every OpenAI response through model_dump(), and the openai SDK's parsed-message
 # type makes pydantic warn about it once per call: noise on the user's terminal.
@@ -84,9 +87,13 @@ def _load_config_file(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def build_config(skill: str, seeds: Path, config_file: Path | None, overrides: dict[str, Any]) -> RunConfig:
+def build_config(
+    skill: str, seeds: Path, config_file: Path | None, overrides: dict[str, Any], skills: dict[str, float] | None = None
+) -> RunConfig:
     """Settings from the config file, then the flags the user gave (flags win)."""
     data = _load_config_file(config_file)
+    if skills:
+        data["skills"] = skills
     models = dict(data.pop("models", {}) or {})
     model, base_url, api_key_env = overrides.pop("model"), overrides.pop("base_url"), overrides.pop("api_key_env")
     if model is not None or base_url is not None or api_key_env is not None:
@@ -171,9 +178,29 @@ def execute_run(config: RunConfig) -> None:
     raise typer.Exit(EXIT_BY_STATUS[info.status])
 
 
+def chosen_skills(skill: str | None, skills: str | None) -> tuple[str, dict[str, float]]:
+    """The run's skill (or 'mixed') and, for a mixed run, its skills with their weights."""
+    if skill and skills:
+        raise TaxonomyError("give a skill or --skills, not both")
+    if skills:
+        weights = parse_skills(skills)
+        return (MIXED, weights) if len(weights) > 1 else (next(iter(weights)), {})
+    if not skill:
+        raise TaxonomyError("name a skill (see `agentinstruct skills list`) or give --skills")
+    return resolve_skill(skill), {}
+
+
 def run_command(
-    skill: Annotated[str, typer.Argument(help="The skill to generate data for, e.g. reading_comprehension.")],
     seeds: Annotated[Path, typer.Option("--seeds", help="A .txt/.md file or a folder of them.")],
+    skill: Annotated[
+        str | None, typer.Argument(help="The skill to generate data for, e.g. reading_comprehension (or rc).")
+    ] = None,
+    skills: Annotated[
+        str | None,
+        typer.Option(
+            "--skills", help="Several skills in one run, with optional weights: 'rc:2,fermi,coding' or 'all'."
+        ),
+    ] = None,
     max_seeds: Annotated[int | None, typer.Option("--max-seeds", help="Use at most N seeds (chunks).")] = None,
     model: Annotated[
         str | None,
@@ -215,7 +242,8 @@ def run_command(
         "refinement_rounds": refinement_rounds,
         "specialists_per_seed": specialists,
     }
-    config = guarded(lambda: build_config(skill, seeds, config_file, overrides))
+    name, weights = guarded(lambda: chosen_skills(skill, skills))
+    config = guarded(lambda: build_config(name, seeds, config_file, overrides, weights))
     execute_run(config)
 
 
@@ -236,7 +264,8 @@ def _run_row(folder: RunFolder) -> dict[str, Any]:
     info = folder.info()
     return {
         "id": info.run_id,
-        "skill": info.skill,
+        "skill": f"{MIXED} ({len(info.skills)} skills)" if info.skills else info.skill,
+        "skills": info.skills,
         "model": info.models.get("teacher", ""),
         "status": info.status,
         "seeds": info.totals.seeds,
@@ -336,11 +365,13 @@ def runs_show(
         return
     t = info.totals
     out_console.print(
-        f"[bold]{info.run_id}[/] · {info.skill} · {info.status} · teacher model {escape(info.models.get('teacher', ''))}\n"
+        f"[bold]{info.run_id}[/] · {_skills_label(info)} · {info.status} · teacher model {escape(info.models.get('teacher', ''))}\n"
         f"seeds {t.seeds} (done {t.seeds_done}, failed {t.seeds_failed}) · records {t.records} · "
         f"step failures {t.step_failures} · tokens {t.tokens:,} · started {info.started_at}"
     )
-    table = Table("seed", "subcategory", "refinement", "question", "answer")
+    if info.skills:
+        _print_skill_totals(info, folder.seeds(), records)
+    table = Table("seed", "skill", "subcategory", "refinement", "question", "answer")
     for record in records:
         meta = record["meta"]
         refinement = meta.get("refinement") or {}
@@ -348,6 +379,7 @@ def runs_show(
         question = " ".join(user.split("Question:\n", 1)[-1].split())
         table.add_row(
             meta["seed_id"],
+            record["skill"],
             record["subcategory"],
             f"{refinement.get('goal')} r{refinement.get('round')}" if refinement else "",
             escape(question[:90]),
@@ -355,6 +387,99 @@ def runs_show(
         )
     out_console.print(table)
     out_console.print("see a seed's conversations: agentinstruct runs show RUN --seed SEED_ID")
+
+
+def _skills_label(info: RunInfo) -> str:
+    if not info.skills:
+        return info.skill
+    return f"{MIXED}: " + ", ".join(f"{name}:{weight:g}" for name, weight in info.skills.items())
+
+
+def _print_skill_totals(info: RunInfo, seeds: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
+    """A mixed run, skill by skill: seeds given to it, done, failed, records."""
+    table = Table("skill", "weight", "seeds", "done", "failed", "records")
+    for name, weight in info.skills.items():
+        own = [s for s in seeds if s.get("skill") == name]
+        table.add_row(
+            name,
+            f"{weight:g}",
+            str(len(own)),
+            str(sum(s["status"] == "done" for s in own)),
+            str(sum(s["status"] == "failed" for s in own)),
+            str(sum(r["skill"] == name for r in records)),
+        )
+    out_console.print(table)
+
+
+# --- skills ----------------------------------------------------------------------------------
+
+
+def _skill_row(library: PersonaLibrary, skill: str) -> dict[str, Any]:
+    taxonomy = load_taxonomy(skill)
+    personas = {role: len(library.pool(role, skill)) for role in ROLES}
+    return {
+        "skill": skill,
+        "subcategories": len(taxonomy.subcategories),
+        "transformations": len(taxonomy.transformations),
+        "personas": sum(skill in p.skills for p in library.by_name.values()),
+        "personas_by_role": personas,
+        "description": taxonomy.description,
+    }
+
+
+@skills_app.command("list")
+def skills_list(
+    personas: Annotated[
+        list[Path] | None, typer.Option("--personas", help="Extra persona folder (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every skill (one per taxonomies/*.yaml): its subcategories, transformations and personas."""
+    library = guarded(lambda: PersonaLibrary.load(personas or []))
+    rows = guarded(lambda: [_skill_row(library, skill) for skill in available_skills()])
+    if as_json:
+        out_console.print_json(json.dumps(rows))
+        return
+    table = Table("skill", "subcategories", "transformations", "personas")
+    for row in rows:
+        table.add_row(row["skill"], str(row["subcategories"]), str(row["transformations"]), str(row["personas"]))
+    table.add_section()
+    table.add_row(
+        f"{len(rows)} skills",
+        str(sum(r["subcategories"] for r in rows)),
+        str(sum(r["transformations"] for r in rows)),
+        str(sum(r["personas"] for r in rows)),
+    )
+    out_console.print(table)
+
+
+@skills_app.command("show")
+def skills_show(
+    skill: Annotated[str, typer.Argument(help="A skill, by name, initials (rc, rag) or unique prefix.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A skill's taxonomy: transformations, subcategories with their answer formats, refinement goals."""
+    taxonomy = guarded(lambda: load_taxonomy(resolve_skill(skill)))
+    if as_json:
+        out_console.print_json(taxonomy.model_dump_json())
+        return
+    out_console.print(f"[bold]{taxonomy.skill}[/]: {escape(taxonomy.description)}")
+    if taxonomy.transformations:
+        table = Table("transformation", "description", title="transformations")
+        for t in taxonomy.transformations:
+            table.add_row(t.name, escape(t.description))
+        out_console.print(table)
+    else:
+        out_console.print("no transformation step: seeds go to the specialists as they are")
+    table = Table("subcategory", "answer format", "suits", "description", title="subcategories")
+    for sub in taxonomy.subcategories:
+        suits = "all" if "*" in sub.suits else ", ".join(sub.suits)
+        table.add_row(sub.name, sub.answer_format, suits, escape(sub.description))
+    out_console.print(table)
+    table = Table("refinement goal", "description", title="refinement goals")
+    for goal in taxonomy.refinement_goals:
+        table.add_row(goal.name, escape(goal.description))
+    out_console.print(table)
 
 
 # --- personas --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ crashes a run.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from autogen_agentchat.base import TaskResult
@@ -29,13 +29,14 @@ from teams.schemas import (
     AnswerOutput,
     EditOutput,
     Instruction,
+    InstructionDraft,
     InstructionsOutput,
     SeedTranscript,
     SuggestionsOutput,
     TeamTranscript,
     TranscriptMessage,
     TransformOutput,
-    answer_output,
+    answer_output_for,
     edit_output,
     instructions_output,
 )
@@ -66,11 +67,29 @@ class Failure(BaseModel):
 class FlowEnv:
     """What every flow of one run shares: skill data, personas, models, settings."""
 
-    def __init__(self, taxonomy: Taxonomy, library: PersonaLibrary, pool: ModelPool, settings: FlowSettings):
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        library: PersonaLibrary,
+        pool: ModelPool,
+        settings: FlowSettings,
+        skill_checks: Any = None,
+    ):
         self.taxonomy = taxonomy
         self.library = library
         self.pool = pool
         self.settings = settings
+        # The skill object (teams.skills): its optional check_draft(draft, subcategory) and
+        # check_answer(instruction, answer) add to, or replace, the format checks.
+        self.skill_checks = skill_checks
+
+    def draft_problems(self, draft: InstructionDraft, sub: Subcategory) -> list[str]:
+        extra = getattr(self.skill_checks, "check_draft", None)
+        return check_draft(draft, sub.answer_format) + (extra(draft, sub) if extra else [])
+
+    def answer_problems(self, instruction: Instruction, reply: AnswerOutput) -> list[str]:
+        own = getattr(self.skill_checks, "check_answer", None)
+        return own(instruction, reply) if own else check_answer(instruction, reply)
 
     @property
     def skill(self) -> str:
@@ -159,6 +178,38 @@ def format_question(question: str, options: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def format_instruction(instruction: Instruction) -> str:
+    """An instruction as the teacher and the refiners read it; each answer format that carries
+    more than a question (labels, keys, worked examples, follow-up turns) shows it its own way."""
+    render = INSTRUCTION_RENDERERS.get(instruction.answer_format)
+    return render(instruction) if render else format_question(instruction.question, instruction.options)
+
+
+def _numbered(items: Sequence[str]) -> str:
+    return "\n".join(f"{i}. {item.strip()}" for i, item in enumerate(items, start=1))
+
+
+def render_few_shot(question: str, examples: Sequence[str]) -> str:
+    shots = "\n\n".join(f"Example {i}:\n{e.strip()}" for i, e in enumerate(examples, start=1))
+    return (
+        f"Here are {len(examples)} worked examples.\n\n{shots}\n\nNow solve this one the same way:\n{question.strip()}"
+    )
+
+
+INSTRUCTION_RENDERERS: dict[str, Callable[[Instruction], str]] = {
+    "label": lambda i: f"{i.question.strip()}\n\nLabels: {', '.join(o.strip() for o in i.options)}",
+    "json": lambda i: (
+        f"{i.question.strip()}\n\nReturn a JSON object with exactly these keys: "
+        f"{', '.join(o.strip() for o in i.options)}"
+    ),
+    "few_shot": lambda i: render_few_shot(i.question, i.options),
+    "conversation": lambda i: (
+        f"{i.question.strip()}\n\nFollow-up questions the user asks next, in order "
+        f"(answer each in follow_up_replies):\n{_numbered(i.follow_ups)}"
+    ),
+}
+
+
 def weighted_pick(rng: random.Random, personas: Sequence[Persona], k: int) -> list[Persona]:
     """Up to k distinct personas, drawn by weight; reproducible for a given rng state."""
     remaining = list(personas)
@@ -217,7 +268,8 @@ def pick_specialists(env: FlowEnv, rng: random.Random, transformation: str) -> l
         if fitting:
             suitable[writer.name] = fitting
     writers = [env.library.get(name) for name in suitable]
-    chosen = weighted_pick(rng, writers, env.settings.specialists_per_seed)
+    limit = min(env.settings.specialists_per_seed, env.taxonomy.max_specialists or env.settings.specialists_per_seed)
+    chosen = weighted_pick(rng, writers, limit)
     return [(writer, rng.choice(suitable[writer.name])) for writer in chosen]
 
 
@@ -253,10 +305,10 @@ async def generate_instructions(
             if not isinstance(output, InstructionsOutput):
                 last_error[persona.name] = record.error or "no answer"
                 continue
-            drafts = [d for d in output.instructions[:count] if not check_draft(d, sub.answer_format)]
+            drafts = [d for d in output.instructions[:count] if not env.draft_problems(d, sub)]
             if not drafts:
                 last_error[persona.name] = (
-                    f"no usable {sub.answer_format} question: {check_draft(output.instructions[0], sub.answer_format)}"
+                    f"no usable {sub.answer_format} question: {env.draft_problems(output.instructions[0], sub)}"
                 )
                 record.status = "invalid"
                 record.error = last_error[persona.name]
@@ -267,6 +319,8 @@ async def generate_instructions(
                     passage=passage,
                     question=d.question.strip(),
                     options=[o.strip() for o in d.options],
+                    follow_ups=[str(f).strip() for f in getattr(d, "follow_ups", [])],
+                    answer_key=d.answer.strip(),
                     subcategory=sub.name,
                     answer_format=sub.answer_format,
                     writer=persona.name,
@@ -287,11 +341,13 @@ def _refined(
 ) -> Instruction:
     keep_question = goal.name == "make_unanswerable"  # that goal edits the passage, not the question
     options = parent.options if keep_question or not edit.options else [o.strip() for o in edit.options]
+    follow_ups = [str(f).strip() for f in getattr(edit, "follow_ups", [])]
     return Instruction(
         key=f"{parent.key.split('.')[0]}.{goal.name}{round_}",
         passage=edit.passage.strip(),
         question=parent.question if keep_question else edit.question.strip(),
         options=options,
+        follow_ups=parent.follow_ups if keep_question or not follow_ups else follow_ups,
         subcategory=parent.subcategory,
         answer_format=parent.answer_format,
         writer=parent.writer,
@@ -311,15 +367,15 @@ async def refine(
     if rounds == 0:
         return []
     context = {"skill": env.skill, "goal": goal.model_dump()}
+    edit_type = edit_output(instruction.answer_format)
     task = (
-        f"Passage:\n{instruction.passage}\n\nQuestion:\n{format_question(instruction.question, instruction.options)}\n\n"
+        f"Passage:\n{instruction.passage}\n\nQuestion:\n{format_instruction(instruction)}\n\n"
         f"Refinement goal: {goal.name}: {goal.description}\nFor {rounds} round(s): {suggester.name} suggests "
         f"edits ({_json_hint(SuggestionsOutput)}), then {editor.name} rewrites the latest passage and question "
-        f"accordingly ({_json_hint(EditOutput)})."
+        f"accordingly ({_json_hint(edit_type)})."
     )
     best: list[Instruction] = []
     error = "failed"
-    edit_type = edit_output(instruction.answer_format)
     for attempt in range(1, env.settings.max_attempts + 1):
         agents = [
             build_agent(suggester, env.pool, SuggestionsOutput, context),
@@ -354,12 +410,11 @@ async def answer(
     env: FlowEnv, log: SeedLog, instruction: Instruction, teacher: Persona
 ) -> tuple[AnswerOutput, int] | None:
     """The teacher's answer that passes the checks, with the tokens it took; None if none did."""
+    answer_type = answer_output_for(instruction)
     task = (
-        f"Passage:\n{instruction.passage}\n\nQuestion:\n{format_question(instruction.question, instruction.options)}"
-        f"\n\n{_json_hint(AnswerOutput)}"
+        f"Passage:\n{instruction.passage}\n\nQuestion:\n{format_instruction(instruction)}\n\n{_json_hint(answer_type)}"
     )
     problems = ["no answer"]
-    answer_type = answer_output(instruction.answer_format, len(instruction.options))
     for attempt in range(1, env.settings.max_attempts + 1):
         record = TeamTranscript(flow="answer", step=f"answer:{instruction.key}", attempt=attempt, participants=[])
         log.transcript.teams.append(record)
@@ -369,7 +424,7 @@ async def answer(
         if not answers:
             problems = [record.error or "no answer"]
             continue
-        problems = check_answer(instruction, answers[0])
+        problems = env.answer_problems(instruction, answers[0])
         if not problems:
             tokens = sum(m.prompt_tokens + m.completion_tokens for m in record.messages)
             return answers[0], tokens

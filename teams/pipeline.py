@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.models import ModelPool, ModelSpec
 from agents.personas import PersonaError, PersonaLibrary, Sampling
 from retrieval.seeds import Seed, load_seeds
-from taxonomies import load_taxonomy
+from taxonomies import Taxonomy, TaxonomyError, load_taxonomy
 from teams.errors import one_line
 from teams.flows import (
     IDENTITY,
@@ -35,10 +35,12 @@ from teams.flows import (
     transform,
     weighted_pick,
 )
+from teams.mixing import MIXED, assign_skills
 from teams.run_folder import RunFolder, RunInfo, SeedStatus
 from teams.schemas import Record, SeedTranscript
 from teams.skills import Skill, get_skill
 
+NO_TRANSFORMATION = "none"
 FLOW_ORDER = ["content_transformation", "instruction_generation", "refinement", "answer"]
 ROLES = ["transformer", "instruction_writer", "suggester", "editor", "teacher"]
 
@@ -49,7 +51,8 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    skill: str
+    skill: str = Field(description=f"the skill, or '{MIXED}' with the skills and their weights in `skills`")
+    skills: dict[str, float] = Field(default_factory=dict, description="a mixed run: skill -> weight")
     seeds: Path
     out: Path = Path("runs")
     run_id: str | None = None
@@ -102,9 +105,14 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def check_library(library: PersonaLibrary, env_skill: str, taxonomy_names: set[str]) -> None:
+def check_library(
+    library: PersonaLibrary, env_skill: str, taxonomy_names: set[str], taxonomy: Taxonomy | None = None
+) -> None:
     """Refuse a run whose persona pools cannot serve the skill, naming what is missing."""
+    transforms = taxonomy is None or taxonomy.transforms
     for role in ROLES:
+        if role == "transformer" and not transforms:
+            continue  # a skill with no transformation step (text modification)
         if not library.pool(role, env_skill):
             raise PersonaError(f"skill '{env_skill}' has no persona with role '{role}'")
     for writer in library.pool("instruction_writer", env_skill):
@@ -117,7 +125,8 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
     """One seed through the three flows and the teacher; never raises for a model's failure."""
     log = SeedLog(seed)
     library = env.library
-    transformer = weighted_pick(rng, library.pool("transformer", env.skill), 1)[0]
+    transforms = env.taxonomy.transforms
+    transformer = weighted_pick(rng, library.pool("transformer", env.skill), 1)[0] if transforms else None
     suggester = weighted_pick(rng, library.pool("suggester", env.skill), 1)[0]
     editor = weighted_pick(rng, library.pool("editor", env.skill), 1)[0]
     teacher = weighted_pick(rng, library.pool("teacher", env.skill), 1)[0]
@@ -125,10 +134,14 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
     goal_offset = rng.randrange(len(goals)) if goals else 0
 
     records: list[Record] = []
-    transformation = transformer.transformation or IDENTITY
-    passage = await transform(env, log, seed, transformer)
-    if passage is None:  # the failure is recorded; the seed still teaches, as it is
-        transformation, passage = IDENTITY, seed.text
+    if transformer is None:  # no transformation step: the seed goes to the specialists as it is
+        transformation, passage = NO_TRANSFORMATION, seed.text
+    else:
+        transformation = transformer.transformation or IDENTITY
+        rewritten = await transform(env, log, seed, transformer)
+        if rewritten is None:  # the failure is recorded; the seed still teaches, as it is
+            transformation, rewritten = IDENTITY, seed.text
+        passage = rewritten
     specialists = pick_specialists(env, rng, transformation)
     instructions = await generate_instructions(env, log, passage, specialists)
     if instructions and goals:
@@ -143,7 +156,7 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
     log.transcript.teams.sort(key=lambda team: FLOW_ORDER.index(team.flow))
 
     personas = {
-        "transformer": transformer.name,
+        **({"transformer": transformer.name} if transformer else {}),
         "suggester": suggester.name,
         "editor": editor.name,
         "teacher": teacher.name,
@@ -191,6 +204,7 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
         records=records,
         status=SeedStatus(
             id=seed.id,
+            skill=env.skill,
             source=seed.source,
             chunk=seed.chunk,
             status=status,
@@ -211,11 +225,25 @@ class PreparedRun:
 
     def __init__(self, config: RunConfig, pool: ModelPool | None = None):
         self.config = config
-        self.skill = get_skill(config.skill)
-        self.taxonomy = load_taxonomy(config.skill)
+        names = list(config.skills) if config.skill == MIXED else [config.skill]
+        if not names:
+            raise TaxonomyError(f"a '{MIXED}' run needs skills (--skills)")
         self.library = PersonaLibrary.load(config.personas)
-        check_library(self.library, config.skill, {s.name for s in self.taxonomy.subcategories})
+        self.skills: dict[str, Skill] = {}
+        self.taxonomies: dict[str, Taxonomy] = {}
+        for name in names:
+            self.skills[name] = get_skill(name)
+            self.taxonomies[name] = load_taxonomy(name)
+            taxonomy = self.taxonomies[name]
+            check_library(self.library, name, {s.name for s in taxonomy.subcategories}, taxonomy)
+        self.skill, self.taxonomy = self.skills[names[0]], self.taxonomies[names[0]]
         self.seeds = load_seeds(config.seeds, max_chars=config.chunk_chars, max_seeds=config.max_seeds)
+        # seed id -> skill: every seed goes to its run's one skill, or is shared out by weight
+        self.assignment = (
+            assign_skills([s.id for s in self.seeds], config.skills, config.seed)
+            if config.skill == MIXED
+            else dict.fromkeys((s.id for s in self.seeds), config.skill)
+        )
         self.run_id = config.run_id or new_run_id(config.skill)
         RunFolder.ensure_new(config.out, self.run_id)
         self.pool = pool or ModelPool(dict(config.models))
@@ -230,14 +258,18 @@ async def run_pipeline(
 ) -> tuple[RunFolder, RunInfo]:
     """Run every seed and write the run folder; returns it with its final run.json."""
     run = config if isinstance(config, PreparedRun) else PreparedRun(config)
-    config, skill, seeds, run_id, pool = run.config, run.skill, run.seeds, run.run_id, run.pool
+    config, seeds, run_id, pool = run.config, run.seeds, run.run_id, run.pool
     folder = RunFolder.create(config.out, run_id)
     sink = logger.add(folder.log_path, level="DEBUG", enqueue=False)
     route_autogen_logs()
-    env = FlowEnv(run.taxonomy, run.library, pool, config.flow)
+    envs = {
+        name: FlowEnv(run.taxonomies[name], run.library, pool, config.flow, skill_checks=skill)
+        for name, skill in run.skills.items()
+    }
     info = RunInfo(
         run_id=run_id,
         skill=config.skill,
+        skills=dict(config.skills),
         command=sys.argv,
         config=config.model_dump(mode="json"),
         models={role: pool.spec_for(role).label for role in ROLES},
@@ -256,6 +288,7 @@ async def run_pipeline(
         queue.put_nowait(seed)
 
     def commit(outcome: SeedOutcome) -> None:
+        outcome.status.skill = outcome.status.skill or run.assignment.get(outcome.seed.id)
         folder.write_transcript(outcome.transcript)
         for record in outcome.records:
             folder.append_record(record)
@@ -286,6 +319,8 @@ async def run_pipeline(
             except asyncio.QueueEmpty:
                 return
             rng = random.Random(f"{config.seed}:{seed.id}")
+            skill_name = run.assignment[seed.id]
+            skill, env = run.skills[skill_name], envs[skill_name]
             own_flow = getattr(skill, "process_seed", None)  # a skill with flows of its own
             if own_flow is not None:
                 commit(await own_flow(env, seed, rng, run_id))

@@ -33,6 +33,7 @@ class SeedStatus(BaseModel):
 
     id: str
     source: str
+    skill: str | None = None
     chunk: int = 0
     status: Literal["done", "failed"]
     records: int = 0
@@ -55,6 +56,7 @@ class RunInfo(BaseModel):
 
     run_id: str
     skill: str
+    skills: dict[str, float] = Field(default_factory=dict, description="a mixed run: skill -> weight")
     status: RunStatus = "running"
     started_at: str = Field(default_factory=now)
     finished_at: str | None = None

@@ -64,7 +64,15 @@ class AnswerOutput(BaseModel):
 # checks would otherwise reject after the fact: four options, an option letter, True or False.
 
 UNANSWERABLE_ANSWER = "The passage does not give enough information to answer."
-OPTION_COUNTS = {"multiple_choice": (4, 4), "matching": (3, 6), "ordering": (3, 6)}
+OPTION_COUNTS = {
+    "multiple_choice": (4, 4),
+    "matching": (3, 6),
+    "ordering": (3, 6),
+    "label": (2, 6),  # the label set
+    "json": (1, 8),  # the keys to extract
+    "few_shot": (2, 5),  # the worked examples
+}
+FOLLOW_UPS = (2, 4)  # conversation: follow-up user turns after the first question
 
 
 def _camel(name: str) -> str:
@@ -80,11 +88,21 @@ def _options_field(answer_format: str) -> Any:
     return (list[Short], Field(default_factory=list, max_length=0))
 
 
+def _turn_fields(answer_format: str) -> dict[str, Any]:
+    """A conversation's follow-up user turns, required in its schemas; no other format has them."""
+    if answer_format == "conversation":
+        return {"follow_ups": (list[Short], Field(min_length=FOLLOW_UPS[0], max_length=FOLLOW_UPS[1]))}
+    return {}
+
+
 @cache
 def instructions_output(answer_format: str) -> type[InstructionsOutput]:
     """A writer's schema for one answer format (option counts fixed by the format)."""
     draft = create_model(
-        f"{_camel(answer_format)}Draft", __base__=InstructionDraft, options=_options_field(answer_format)
+        f"{_camel(answer_format)}Draft",
+        __base__=InstructionDraft,
+        options=_options_field(answer_format),
+        **_turn_fields(answer_format),
     )
     return create_model(
         f"{_camel(answer_format)}Instructions",
@@ -96,7 +114,12 @@ def instructions_output(answer_format: str) -> type[InstructionsOutput]:
 @cache
 def edit_output(answer_format: str) -> type[EditOutput]:
     """An editor's schema for a question of one answer format."""
-    return create_model(f"{_camel(answer_format)}Edit", __base__=EditOutput, options=_options_field(answer_format))
+    return create_model(
+        f"{_camel(answer_format)}Edit",
+        __base__=EditOutput,
+        options=_options_field(answer_format),
+        **_turn_fields(answer_format),
+    )
 
 
 @cache
@@ -113,6 +136,33 @@ def answer_output(answer_format: str, n_options: int) -> type[AnswerOutput]:
     return create_model(f"{_camel(answer_format)}Answer{n_options}", __base__=AnswerOutput, final_answer=(final, ...))
 
 
+@cache
+def label_answer_output(labels: tuple[str, ...]) -> type[AnswerOutput]:
+    """The teacher's schema for a classification: the final answer is one of the instruction's labels."""
+    final: Any = Literal[tuple(dict.fromkeys([*labels, UNANSWERABLE_ANSWER]))]
+    return create_model("LabelAnswer", __base__=AnswerOutput, final_answer=(final, ...))
+
+
+@cache
+def conversation_answer_output(n_follow_ups: int) -> type[AnswerOutput]:
+    """The teacher's schema for a conversation: the reply to the first question, then one reply
+    per follow-up turn, in order."""
+    return create_model(
+        "ConversationAnswer",
+        __base__=AnswerOutput,
+        follow_up_replies=(list[str], Field(min_length=n_follow_ups, max_length=n_follow_ups)),
+    )
+
+
+def answer_output_for(instruction: Instruction) -> type[AnswerOutput]:
+    """The teacher's schema for one instruction (labels and follow-up turns come from the instruction)."""
+    if instruction.answer_format == "label" and instruction.options:
+        return label_answer_output(tuple(instruction.options))
+    if instruction.answer_format == "conversation":
+        return conversation_answer_output(len(instruction.follow_ups))
+    return answer_output(instruction.answer_format, len(instruction.options))
+
+
 # --- what the pipeline passes on -------------------------------------------------------------
 
 
@@ -125,6 +175,8 @@ class Instruction(BaseModel):
     passage: str
     question: str
     options: list[str] = Field(default_factory=list)
+    follow_ups: list[str] = Field(default_factory=list, description="conversation: the user's later turns")
+    answer_key: str = Field("", description="the writer's intended answer; refined pairs have none")
     subcategory: str
     answer_format: str
     writer: str = Field(description="the persona that wrote the original question")

@@ -87,6 +87,9 @@ def schema_kind(request: dict[str, Any]) -> str:
 
 def competent_responder(request: dict[str, Any]) -> str:
     """Answers each agentinstruct schema the way a good model would, so checks pass."""
+    special = skill_response(request)  # the other skills' personas
+    if special is not None:
+        return special
     kind = schema_kind(request)
     task = _task_text(request)
     n = next(_counter)
@@ -128,3 +131,196 @@ def competent_responder(request: dict[str, Any]) -> str:
             "The passage states this plainly in its opening lines and repeats it later with more detail.",
         )
     return f"plain answer {n}"
+
+
+# --- the other skills: a competent model per skill and answer format ----------------------------
+# Our personas of the other skills say "Skill being taught: <skill>." in their system message; the
+# writer's system message names the instruction type, which the fake writes into its questions so
+# that the fake teacher (which sees only the question) can answer each type the way it must be.
+
+SKILL_LINE = re.compile(r"Skill being taught: ([a-z ]+)\.")
+TYPE_LINE = re.compile(r"of the type '([^']+)'")
+TYPE_TAG = re.compile(r"\[type: ([a-z_ ]+)\]")
+GOAL_LINE = re.compile(r"Refinement goal: ([a-z_]+)")
+KEYS_LINE = re.compile(r"Return a JSON object with exactly these keys: ([^\n]+)")
+PAGE_ID = re.compile(r"^\s*\[(\w+)\]", re.MULTILINE)
+GOOD_EXPLANATION = "Experts agree on this point, and standard references describe it the same way in several places."
+
+
+def _system(request: dict[str, Any]) -> str:
+    systems = [m["content"] for m in request["messages"] if m["role"] == "system" and isinstance(m["content"], str)]
+    return systems[0] if systems else ""
+
+
+def _fields(request: dict[str, Any]) -> set[str]:
+    return set(_schema(request).get("properties", {}))
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if len(s.strip()) > 3]
+
+
+def _transform(skill: str, seed: str) -> str:
+    facts = _sentences(seed) or [seed]
+    if skill == "web_agent":
+        return "\n".join(
+            [
+                '[1] heading "Topic page"',
+                '[2] link "Home"',
+                '[3] searchbox "Search the site"',
+                '[4] button "Search"',
+                f'[5] StaticText "{facts[0][:120]}"',
+                '[6] textbox "Your email"',
+                '[7] button "Subscribe"',
+            ]
+        )
+    if skill == "data_to_text":
+        rows = [f"fact_{i}: {fact}" for i, fact in enumerate(facts[:6], start=1)]
+        return "\n".join(rows + ["source: the seed document"] * max(0, 3 - len(rows)))
+    if skill == "retrieval_augmented_generation":
+        return "\n".join(
+            [f"[1] Encyclopedia: {facts[0]}", f"[2] Handbook: {' '.join(facts[1:3]) or facts[0]}",
+             "[3] Travel blog: A weekend guide to mountain cafes and their opening hours."]
+        )  # fmt: skip
+    if skill == "coding":
+        return "```python\ndef total(values: list[int]) -> int:\n    return sum(values)\n```"
+    return f"In the form asked for, the text reads: {seed}"
+
+
+def _drafts(skill: str, fmt: str, kind: str, n: int, options: int) -> list[dict[str, Any]]:
+    tag = f"[type: {kind}]"
+    question = f"{tag} Which fact matters most for the topic of bees and bread (q{n})?"
+    draft: dict[str, Any] = {"question": question, "options": [], "answer": "A"}
+    if fmt == "multiple_choice":
+        draft["options"] = ["one", "two", "three", "four"][:options]
+    elif fmt == "label":
+        labels = ["entailment", "contradiction", "neutral"] if "entailment" in kind else ["positive", "negative"]
+        draft.update(options=labels, answer=labels[0])
+    elif fmt == "json":
+        draft.update(options=["first_word", "second_word"], question=f"{tag} Extract the first two words (q{n}).")
+    elif fmt == "few_shot":
+        draft.update(
+            options=["Input: 2 + 3. Answer: 2 + 3 = 5", "Input: 4 + 1. Answer: 4 + 1 = 5"],
+            question=f"{tag} Input: 6 + 2 (q{n}), solved like the 2 examples above.",
+            answer="8",
+        )
+    elif fmt == "conversation":
+        draft.update(
+            question=f"{tag} What does this text say about bees (q{n})?",
+            follow_ups=["Why is that important?", "And how does that compare with bread making?"],
+        )
+    elif fmt == "rewrite":
+        draft["question"] = f"{tag} Apply this edit to the text (q{n})."
+    return [draft]
+
+
+def _rewrite(kind: str, passage: str, task: str) -> str:
+    words = passage.split()
+    by_kind = {
+        "text expansion": f"{passage} It also adds a further explanation and a clear example for every reader.",
+        "text removing": " ".join(words[: max(3, len(words) // 2)]),
+        "text translation": "Voici une version traduite du texte, fidèle au sens original et complète.",
+        "text formatting": "\n".join(f"- {s}" for s in _sentences(passage)),
+        "text annotation": f"[FACT] {passage}",
+        "text capitalization": passage.upper(),
+    }
+    text = by_kind.get(kind, f"In other words: {passage}")
+    if "rhyming_poem" in task:
+        text = "The bees all hum,\nthe bread will come,\nthe facts we keep,\nin verses deep."
+    if "social_media_post" in task:
+        text += " #facts 🐝"
+    return text
+
+
+def _answer(skill: str, fmt: str, request: dict[str, Any], task: str) -> str:
+    passage = _passage(task)
+    tag = TYPE_TAG.search(task)
+    kind = tag.group(1) if tag else ""
+    choices = _schema(request)["properties"]["final_answer"].get("enum")
+    if UNANSWERABLE_MARK in task or kind == "insufficient context":
+        return answer_json(choices[-1] if choices else "The passages do not give enough information to answer.")
+    if choices:
+        return answer_json(choices[0], GOOD_EXPLANATION)
+    if fmt == "conversation":
+        count_ = _schema(request)["properties"]["follow_up_replies"]["minItems"]
+        replies = [f"Reply {i} explains the point in more detail." for i in range(1, count_ + 1)]
+        return json.dumps(
+            {"explanation": "The text covers it.", "final_answer": "It describes bees.", "follow_up_replies": replies}
+        )
+    keys = KEYS_LINE.search(task)
+    first_words = passage.split()
+    simple = {
+        "json": lambda: (
+            json.dumps({k.strip(): first_words[i] for i, k in enumerate(keys.group(1).split(","))}) if keys else "{}"
+        ),
+        "code": lambda: "```python\ndef total(values: list[int]) -> int:\n    return sum(values)\n```",
+        "estimate": lambda: "about 6 x 10^3 loaves a week",
+        "actions": lambda: "\n".join(f"click [{ref}]" for ref in PAGE_ID.findall(passage)[:2]),
+        "grounded": lambda: f"According to [1], {passage.splitlines()[0].split(':', 1)[-1].strip()}",
+        "few_shot": lambda: "8",
+        "rewrite": lambda: _rewrite(kind, passage, task),
+        "prose": lambda: (
+            "The data records the following facts in order: "
+            + " ".join(line.split(":", 1)[-1].strip() for line in passage.splitlines())
+        ),
+        "creative": lambda: (
+            "A hive of gold,\nA loaf of old,\nThe stories told,\nOf warmth and cold.\nWe sing them bold."
+        ),
+    }
+    explanations = {
+        "estimate": "Assume about 3,000 households, roughly 2 loaves each per week, so 3,000 x 2 = 6,000.",
+        "few_shot": "Following the examples, add the two numbers step by step: 6 + 2 = 8.",
+    }
+    if fmt in simple:
+        return answer_json(simple[fmt](), explanations.get(fmt, GOOD_EXPLANATION))
+    return answer_json("3 facts support it.", GOOD_EXPLANATION)
+
+
+def _format_of(skill: str, kind: str) -> str:
+    """The answer format of an instruction type, from the skill's taxonomy."""
+    from taxonomies import load_taxonomy
+
+    for sub in load_taxonomy(skill).subcategories:
+        if sub.name == kind.replace(" ", "_"):
+            return sub.answer_format
+    return ""
+
+
+def skill_response(request: dict[str, Any]) -> str | None:
+    """A competent answer for the skills other than reading comprehension; None for the rest."""
+    found = SKILL_LINE.search(_system(request))
+    if not found:
+        return None
+    skill = found.group(1).replace(" ", "_")
+    fields = _fields(request)
+    task = _task_text(request)
+    named = TYPE_LINE.search(_system(request)) or TYPE_TAG.search(task)
+    kind = named.group(1) if named else ""
+    fmt = _format_of(skill, kind)
+    n = next(_counter)
+    if fields == {"passage"}:
+        return transform_json(_transform(skill, _passage(task)))
+    if fields == {"instructions"}:
+        return json.dumps({"instructions": _drafts(skill, fmt, kind, n, _option_count(request))})
+    if "question" in fields and "passage" in fields:  # an editor
+        passage = _passage(task)
+        goal = GOAL_LINE.search(task)
+        goal_name = goal.group(1) if goal else ""
+        if goal_name == "make_unanswerable":
+            passage = f"{passage}\n{UNANSWERABLE_MARK}"
+        if goal_name == "social_media_post":
+            passage = f"{passage} #facts 🐝"
+        tag = TYPE_TAG.search(task)
+        edit: dict[str, Any] = {
+            "passage": f"{passage}\n(edited {n})",
+            "question": f"{tag.group(0) if tag else ''} Edited question {n} ({goal_name}), harder than before?",
+            "options": ["w", "x", "y", "z"][: _option_count(request)],
+        }
+        if fmt == "few_shot":
+            edit["options"] = ["Input: 1 + 1. Answer: 1 + 1 = 2", "Input: 3 + 3. Answer: 3 + 3 = 6"]
+        if "follow_ups" in fields:
+            edit["follow_ups"] = ["Why would that be?", "What follows from that for bees?"]
+        return json.dumps(edit)
+    if "final_answer" in fields:
+        return _answer(skill, fmt, request, task)
+    return None

@@ -1,0 +1,21 @@
+"""Fermi: a self-contained estimation question inspired by the seed, answered with stated
+assumptions, a chain of rough numbers and an order-of-magnitude estimate.
+
+Run it as `python -m teams.skills.fermi --seeds PATH`.
+"""
+
+from __future__ import annotations
+
+from teams.skills.base import PromptSkill, run_as_script, self_contained
+
+# The estimate format's checks (teams.checks) do the rest: a number or order of magnitude in the
+# final answer, and assumptions with numbers in the explanation.
+SKILL = PromptSkill(
+    name="fermi",
+    template="{instruction}",
+    reply="explained",
+    draft_checks=[self_contained],
+)
+
+if __name__ == "__main__":
+    run_as_script(SKILL.name)

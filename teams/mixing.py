@@ -58,13 +58,15 @@ def parse_skills(spec: str) -> dict[str, float]:
     return weights
 
 
-def apportion(weights: dict[str, float], total: int) -> dict[str, int]:
+def apportion(weights: dict[str, float], total: int, rng: random.Random) -> dict[str, int]:
     """How many of `total` items each skill gets, proportional to its weight (largest remainders;
-    ties go to the skill named first)."""
+    ties, such as more skills than seeds, are broken by `rng`)."""
     whole = sum(weights.values())
     shares = {skill: total * w / whole for skill, w in weights.items()}
     counts = {skill: int(share) for skill, share in shares.items()}
-    order = sorted(weights, key=lambda s: -(shares[s] - counts[s]))
+    skills = list(weights)
+    rng.shuffle(skills)
+    order = sorted(skills, key=lambda s: -(shares[s] - counts[s]))  # stable: shuffled order breaks ties
     for skill in order[: total - sum(counts.values())]:
         counts[skill] += 1
     return counts
@@ -72,7 +74,8 @@ def apportion(weights: dict[str, float], total: int) -> dict[str, int]:
 
 def assign_skills(seed_ids: Sequence[str], weights: dict[str, float], run_seed: int) -> dict[str, str]:
     """seed id -> skill, by weight, reproducibly for a given run seed."""
-    counts = apportion(weights, len(seed_ids))
+    rng = random.Random(f"{run_seed}:skills")
+    counts = apportion(weights, len(seed_ids), rng)
     slots = [skill for skill, n in counts.items() for _ in range(n)]
-    random.Random(f"{run_seed}:skills").shuffle(slots)
+    rng.shuffle(slots)
     return dict(zip(seed_ids, slots, strict=True))

@@ -247,9 +247,10 @@ def run_command(
     execute_run(config)
 
 
-app.command("run", help="Generate data for a skill from seeds: three agent teams per seed, then a teacher.")(
-    run_command
-)
+app.command(
+    "run",
+    help="Generate data for a skill (or several: --skills) from seeds: three agent teams per seed, then a teacher.",
+)(run_command)
 
 
 def run_skill_script(skill: str) -> None:

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 LIBRARY_DIR = Path(__file__).parent / "personas"
 
-Role = Literal["transformer", "instruction_writer", "suggester", "editor", "teacher"]
-ModelRole = Literal["transformer", "instruction_writer", "suggester", "editor", "teacher"]
+Role = Literal["transformer", "instruction_writer", "suggester", "editor", "teacher", "judge"]
+ModelRole = Literal["transformer", "instruction_writer", "suggester", "editor", "teacher", "judge"]
+ANY_SKILL = "*"  # `skills: ["*"]`: a persona that serves every skill with no persona of its own role
 
 _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
@@ -43,6 +44,10 @@ TEMPLATE_SAMPLES: dict[str, dict[str, Any]] = {
         "goal": {"name": "make_harder", "description": "Make the question harder."},
     },
     "teacher": {"skill": "reading_comprehension"},
+    "judge": {
+        "skill": "reading_comprehension",
+        "rubric": [{"name": "correctness", "description": "Is the answer right?"}],
+    },
 }
 
 
@@ -58,6 +63,15 @@ class Sampling(BaseModel):
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     max_tokens: int = Field(512, ge=16, le=32768)
+
+
+class Criterion(BaseModel):
+    """One line of a judge's rubric: what is scored, and what a high score means."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)
+    description: str = Field(min_length=1)
 
 
 class Persona(BaseModel):
@@ -78,6 +92,8 @@ class Persona(BaseModel):
     transformation: str | None = None
     # Instruction writers: the question types (taxonomy subcategories) this persona writes.
     instruction_types: list[str] = Field(default_factory=list)
+    # Judges: the rubric they score every record against, one 1-5 score per criterion.
+    rubric: list[Criterion] = Field(default_factory=list)
     source: str = Field("", exclude=True, description="The file it was loaded from.")
 
     @field_validator("system_message")
@@ -95,6 +111,8 @@ class Persona(BaseModel):
             raise ValueError("a transformer needs 'transformation'")
         if self.role == "instruction_writer" and not self.instruction_types:
             raise ValueError("an instruction_writer needs 'instruction_types'")
+        if self.role == "judge" and not self.rubric:
+            raise ValueError("a judge needs a 'rubric'")
         return self
 
     @property
@@ -177,18 +195,20 @@ class PersonaLibrary:
             raise PersonaError(f"unknown persona '{name}'") from None
 
     def pool(self, role: str, skill: str) -> list[Persona]:
-        """The personas of one role that serve one skill, in name order (stable for sampling)."""
-        return sorted(
-            (p for p in self.by_name.values() if p.role == role and skill in p.skills),
-            key=lambda p: p.name,
-        )
+        """The personas of one role that serve one skill, in name order (stable for sampling);
+        those written for every skill (`skills: ["*"]`) when the skill has none of its own."""
+        of_role = sorted((p for p in self.by_name.values() if p.role == role), key=lambda p: p.name)
+        return [p for p in of_role if skill in p.skills] or [p for p in of_role if ANY_SKILL in p.skills]
 
     def check(self) -> list[str]:
         """Render every template with its role's sample context; return the problems found."""
         problems = []
         for persona in self.by_name.values():
             try:
-                persona.render(**TEMPLATE_SAMPLES[persona.role])
+                sample = TEMPLATE_SAMPLES[persona.role]
+                if persona.rubric:
+                    sample = {**sample, "rubric": [c.model_dump() for c in persona.rubric]}
+                persona.render(**sample)
             except PersonaError as exc:
                 problems.append(str(exc))
         return problems

@@ -12,6 +12,7 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -31,10 +32,20 @@ from agents.personas import PersonaError, PersonaLibrary
 from retrieval.seeds import SeedError
 from taxonomies import TaxonomyError, available_skills, load_taxonomy
 from teams.errors import one_line
+from teams.export import ExportError
 from teams.flows import FlowSettings
 from teams.mixing import MIXED, parse_skills, resolve_skill
 from teams.pipeline import ROLES, PreparedRun, RunConfig, SeedOutcome, run_pipeline
+from teams.quality import QualityError, QualitySettings
 from teams.run_folder import RunFolder, RunFolderError, RunInfo, list_runs
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"
+    parquet = "parquet"
+    sharegpt = "sharegpt"
+    hf = "hf"
+
 
 app = typer.Typer(
     help="Turn raw documents into instruction-tuning data with teams of AutoGen agents.", no_args_is_help=True
@@ -52,7 +63,17 @@ warnings.filterwarnings("ignore", message="Pydantic serializer warnings", catego
 
 out_console = Console()
 err_console = Console(stderr=True)
-USER_ERRORS = (SeedError, PersonaError, TaxonomyError, ModelError, RunFolderError, ValidationError, OSError)
+USER_ERRORS = (
+    SeedError,
+    PersonaError,
+    TaxonomyError,
+    ModelError,
+    RunFolderError,
+    ValidationError,
+    OSError,
+    QualityError,
+    ExportError,
+)
 EXIT_BY_STATUS = {"completed": 0, "completed_with_failures": 3, "failed": 1, "stopped": 130}
 
 
@@ -110,9 +131,12 @@ def build_config(
         {
             k: overrides.pop(k)
             for k in list(overrides)
-            if k in ("refinement_rounds", "specialists_per_seed") and overrides[k] is not None
+            if k in ("refinement_rounds", "specialists_per_seed", "judge_threshold") and overrides[k] is not None
         }
     )
+    quality = dict(data.pop("quality", {}) or {})
+    quality.update({k: overrides.pop(k) for k in list(overrides) if k in QualitySettings.model_fields})
+    quality = {k: v for k, v in quality.items() if v is not None and v != []}
     data.update({k: v for k, v in overrides.items() if v is not None and v != []})
     if overrides.get("personas"):
         data["personas"] = overrides["personas"]
@@ -121,6 +145,7 @@ def build_config(
         seeds=seeds,
         models={k: ModelSpec(**v) for k, v in models.items()},
         flow=FlowSettings(**flow),
+        quality=QualitySettings(**quality),
         **data,
     )
 
@@ -171,6 +196,10 @@ def execute_run(config: RunConfig) -> None:
         f"{info.status}: {t.seeds_done} seeds done, {t.seeds_failed} failed, {t.records} records, "
         f"{t.tokens:,} tokens → {folder.path}"
     )
+    if t.dropped:
+        summary += "\ndropped: " + ", ".join(
+            f"{count} {why.replace('_', ' ')}" for why, count in sorted(t.dropped.items())
+        )
     out_console.print(summary, soft_wrap=True)
     if info.status == "failed":
         first = next((s["reason"] for s in folder.seeds() if s.get("reason")), "unknown")
@@ -228,6 +257,28 @@ def run_command(
         int | None, typer.Option("--refinement-rounds", help="Suggester/Editor rounds per instruction.")
     ] = None,
     specialists: Annotated[int | None, typer.Option("--specialists", help="Instruction specialists per seed.")] = None,
+    judge_threshold: Annotated[
+        float | None,
+        typer.Option("--judge-threshold", help="Mean judge score (1-5) a record needs (default 3; 0: no judge)."),
+    ] = None,
+    no_judge: Annotated[bool, typer.Option("--no-judge", help="Keep records without judging them.")] = False,
+    no_dedup: Annotated[bool, typer.Option("--no-dedup", help="Keep exact and near duplicates.")] = False,
+    near_duplicate_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--near-duplicate-threshold",
+            help="Cosine similarity of instructions that makes a near duplicate (default 0.95; 1: exact only).",
+        ),
+    ] = None,
+    decontaminate: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--decontaminate", help="Benchmark file (JSONL or text) whose n-grams a prompt may not share (repeatable)."
+        ),
+    ] = None,
+    ngram: Annotated[
+        int | None, typer.Option("--ngram", help="Words in a shared n-gram that means contamination (default 13).")
+    ] = None,
 ) -> None:
     overrides = {
         "model": model,
@@ -241,6 +292,11 @@ def run_command(
         "personas": personas or [],
         "refinement_rounds": refinement_rounds,
         "specialists_per_seed": specialists,
+        "judge_threshold": 0.0 if no_judge else judge_threshold,
+        "dedup": False if no_dedup else None,
+        "near_duplicate_threshold": near_duplicate_threshold,
+        "decontaminate": decontaminate or [],
+        "ngram": ngram,
     }
     name, weights = guarded(lambda: chosen_skills(skill, skills))
     config = guarded(lambda: build_config(name, seeds, config_file, overrides, weights))
@@ -481,6 +537,108 @@ def skills_show(
     for goal in taxonomy.refinement_goals:
         table.add_row(goal.name, escape(goal.description))
     out_console.print(table)
+
+
+# --- export, stats, viewer ------------------------------------------------------------------
+
+RunsOption = Annotated[Path, typer.Option("--runs", help="Folder that holds run folders.")]
+
+
+@app.command("export")
+def export_command(
+    run: Annotated[str, typer.Argument(help="Run id (see `agentinstruct runs list`).")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="jsonl | parquet | sharegpt | hf (a datasets.DatasetDict on disk).")
+    ] = ExportFormat.jsonl,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write (default: RUN/export/...); a folder for hf and --split-by."),
+    ] = None,
+    split_by: Annotated[
+        str | None, typer.Option("--split-by", help="One file or split per 'skill' (or 'subcategory').")
+    ] = None,
+    push_to_hub: Annotated[
+        str | None, typer.Option("--push-to-hub", help="With --format hf: also push the DatasetDict to this Hub repo.")
+    ] = None,
+    runs: RunsOption = Path("runs"),
+) -> None:
+    """Write a run's records in a format trainers read; every row keeps `messages` (and `tools`)."""
+    from teams.export import export_run
+
+    folder = guarded(lambda: RunFolder.open(runs, run))
+    target, counts = guarded(lambda: export_run(folder, fmt.value, out, split_by, push_to_hub))
+    splits = ", ".join(f"{name}: {count}" for name, count in counts.items())
+    out_console.print(f"{sum(counts.values())} rows ({splits}) → {target}", soft_wrap=True, markup=False)
+
+
+@runs_app.command("stats")
+def runs_stats(
+    run: Annotated[str, typer.Argument(help="Run id (see `agentinstruct runs list`).")],
+    out: OutOption = Path("runs"),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Records per skill and subcategory, check pass rates, judge scores, what was dropped, tokens
+    (and cost) per kept record, and the diversity of the instructions."""
+    from teams.stats import run_stats
+
+    folder = guarded(lambda: RunFolder.open(out, run))
+    stats = guarded(lambda: run_stats(folder))
+    if as_json:
+        out_console.print_json(stats.model_dump_json())
+        return
+    s = stats
+    per_record = f"{s.tokens_per_record:,}" if s.tokens_per_record is not None else "-"
+    cost = (
+        f" · cost {s.cost:.4f} ({s.cost_per_record:.6f} per record)" if s.cost is not None and s.cost_per_record else ""
+    )
+    out_console.print(
+        f"[bold]{escape(s.run_id)}[/] · {s.status} · {s.records} records from {s.seeds['done']} of {s.seeds['total']} "
+        f"seeds ({s.seeds['failed']} failed)\ntokens {s.tokens:,} · {per_record} per kept record{cost} · diversity "
+        f"{s.diversity if s.diversity is not None else '-'} (mean pairwise cosine distance of instructions)"
+    )
+    table = Table("skill", "subcategory", "records")
+    for skill, subs in s.by_subcategory.items():
+        for sub, count in subs.items():
+            table.add_row(escape(skill), escape(sub), str(count))
+    out_console.print(table)
+    checks = Table("flow", "attempts", "passed", "pass rate", "steps given up")
+    for flow, c in s.checks.items():
+        rate = f"{c['pass_rate']:.0%}" if c["pass_rate"] is not None else "-"
+        checks.add_row(flow, str(c["attempts"]), str(c["passed"]), rate, str(c["steps_given_up"]))
+    out_console.print(checks)
+    j = s.judge
+    if j.get("judged"):
+        bars = "  ".join(f"{band}: {n}" for band, n in j["histogram"].items())
+        criteria = ", ".join(f"{k} {v}" for k, v in j["kept_mean_by_criterion"].items())
+        out_console.print(
+            f"judge: {j['judged']} judged, mean {j['mean']}, median {j['median']}, range {j['min']}-{j['max']}\n"
+            f"  scores {bars}\n  kept records' mean by criterion: {criteria or '-'}"
+        )
+    else:
+        out_console.print("judge: no record was judged")
+    dropped = ", ".join(f"{why.replace('_', ' ')} {n}" for why, n in sorted(s.dropped.items())) or "none"
+    out_console.print(f"dropped: {dropped}")
+
+
+@runs_app.command("view")
+def runs_view(
+    run: Annotated[str, typer.Argument(help="Run id (see `agentinstruct runs list`).")],
+    out: OutOption = Path("runs"),
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Where to write the page (default: RUN/view.html).")
+    ] = None,
+    open_it: Annotated[bool, typer.Option("--open", help="Open it in the default browser.")] = False,
+) -> None:
+    """Write one self-contained HTML page to browse the run's records and every agent conversation."""
+    import webbrowser
+
+    from teams.viewer import write_viewer
+
+    folder = guarded(lambda: RunFolder.open(out, run))
+    target = guarded(lambda: write_viewer(folder, html))
+    out_console.print(f"wrote {target}", soft_wrap=True, markup=False)
+    if open_it:
+        webbrowser.open(target.resolve().as_uri())
 
 
 # --- personas --------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ class FlowSettings(BaseModel):
     instructions_per_writer: int = Field(2, ge=1, le=5)
     refinement_rounds: int = Field(1, ge=0, le=5)
     max_attempts: int = Field(3, ge=1, le=10, description="tries per step: 1 + bounded retries")
+    judge_threshold: float = Field(3.0, ge=0, le=5, description="mean judge score (1-5) a record needs; 0: no judge")
 
 
 class Failure(BaseModel):

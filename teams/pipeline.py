@@ -29,19 +29,22 @@ from teams.flows import (
     FlowSettings,
     SeedLog,
     answer,
+    format_question,
     generate_instructions,
     pick_specialists,
     refine,
     transform,
     weighted_pick,
 )
+from teams.judge import judge_records, pick_judge
 from teams.mixing import MIXED, assign_skills
+from teams.quality import QualityGate, QualitySettings
 from teams.run_folder import RunFolder, RunInfo, SeedStatus
 from teams.schemas import Record, SeedTranscript
 from teams.skills import Skill, get_skill
 
 NO_TRANSFORMATION = "none"
-FLOW_ORDER = ["content_transformation", "instruction_generation", "refinement", "answer"]
+FLOW_ORDER = ["content_transformation", "instruction_generation", "refinement", "answer", "judge"]
 ROLES = ["transformer", "instruction_writer", "suggester", "editor", "teacher"]
 
 
@@ -62,6 +65,7 @@ class RunConfig(BaseModel):
     personas: list[Path] = Field(default_factory=list)
     models: dict[str, ModelSpec] = Field(default_factory=lambda: {"default": ModelSpec()})
     flow: FlowSettings = Field(default_factory=FlowSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
     chunk_chars: int = Field(3000, ge=200)
 
 
@@ -70,6 +74,7 @@ class SeedOutcome(BaseModel):
     records: list[Record]
     status: SeedStatus
     transcript: SeedTranscript
+    dropped: list[Record] = Field(default_factory=list, description="candidates not kept; meta.dropped says why")
 
 
 class _AutogenToRunLog(logging.Handler):
@@ -173,6 +178,7 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
             "question_type": inst.subcategory,
             "answer_format": inst.answer_format,
             "instruction_key": inst.key,
+            "instruction": format_question(inst.question, inst.options),
             "refinement": (
                 {"goal": inst.refinement_goal, "round": inst.refinement_round, "parent": inst.parent}
                 if inst.refinement_goal
@@ -194,9 +200,14 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
                 meta=meta,
             )
         )
-    status: Literal["done", "failed"] = "done" if records else "failed"
+    dropped: list[Record] = []
+    judge = pick_judge(env, rng)
+    if records and judge is not None:
+        records, dropped = await judge_records(env, log, records, judge)
+        log.transcript.teams.sort(key=lambda team: FLOW_ORDER.index(team.flow))
+    status: Literal["done", "failed"] = "done" if records or dropped else "failed"
     reason = None
-    if not records:
+    if not records and not dropped:
         last = log.failures[-1] if log.failures else None  # the step that left the seed with nothing
         reason = f"{last.flow}: {last.reason}" if last else "no instruction survived the checks"
     return SeedOutcome(
@@ -212,8 +223,10 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
             tokens=log.tokens,
             reason=reason,
             failures=[f.model_dump() for f in log.failures],
+            dropped={"judge": len(dropped)} if dropped else {},
         ),
         transcript=log.transcript,
+        dropped=dropped,
     )
 
 
@@ -244,11 +257,17 @@ class PreparedRun:
             if config.skill == MIXED
             else dict.fromkeys((s.id for s in self.seeds), config.skill)
         )
+        self.quality = QualityGate(config.quality)  # reads the benchmark files now: a bad one fails before any work
+        for name in names:
+            if config.flow.judge_threshold > 0 and not self.library.pool("judge", name):
+                raise PersonaError(f"skill '{name}' has no persona with role 'judge' (or set flow.judge_threshold: 0)")
         self.run_id = config.run_id or new_run_id(config.skill)
         RunFolder.ensure_new(config.out, self.run_id)
         self.pool = pool or ModelPool(dict(config.models))
         for role in ROLES:  # a missing key or package fails here, before any work
             self.pool.client_for(role, Sampling())
+        if config.flow.judge_threshold > 0:
+            self.pool.client_for("judge", Sampling())
 
 
 async def run_pipeline(
@@ -261,6 +280,7 @@ async def run_pipeline(
     config, seeds, run_id, pool = run.config, run.seeds, run.run_id, run.pool
     folder = RunFolder.create(config.out, run_id)
     sink = logger.add(folder.log_path, level="DEBUG", enqueue=False)
+    gate = run.quality.open(folder)
     route_autogen_logs()
     envs = {
         name: FlowEnv(run.taxonomies[name], run.library, pool, config.flow, skill_checks=skill)
@@ -289,6 +309,7 @@ async def run_pipeline(
 
     def commit(outcome: SeedOutcome) -> None:
         outcome.status.skill = outcome.status.skill or run.assignment.get(outcome.seed.id)
+        outcome = gate.admit(outcome)  # duplicates and contaminated records out, counted
         folder.write_transcript(outcome.transcript)
         for record in outcome.records:
             folder.append_record(record)
@@ -297,6 +318,8 @@ async def run_pipeline(
         totals.records += len(outcome.records)
         totals.tokens += outcome.status.tokens
         totals.step_failures += len(outcome.status.failures)
+        for why, count in outcome.status.dropped.items():
+            totals.dropped[why] = totals.dropped.get(why, 0) + count
         if outcome.status.status == "done":
             totals.seeds_done += 1
         else:

@@ -40,6 +40,7 @@ class SeedStatus(BaseModel):
     tokens: int = 0
     reason: str | None = None
     failures: list[dict[str, str]] = Field(default_factory=list)
+    dropped: dict[str, int] = Field(default_factory=dict, description="records dropped, by why (judge, duplicate...)")
 
 
 class RunTotals(BaseModel):
@@ -49,6 +50,7 @@ class RunTotals(BaseModel):
     records: int = 0
     step_failures: int = 0
     tokens: int = 0
+    dropped: dict[str, int] = Field(default_factory=dict, description="records dropped, by why (judge, duplicate...)")
 
 
 class RunInfo(BaseModel):
@@ -108,6 +110,7 @@ class RunFolder:
     def create(cls, out: Path, run_id: str) -> RunFolder:
         cls.ensure_new(out, run_id)
         (out / run_id / "transcripts").mkdir(parents=True, exist_ok=True)
+        (out / run_id / "records.jsonl").touch()  # the dataset exists, if empty, even when every record was dropped
         return cls(out / run_id)
 
     def write_info(self, info: RunInfo) -> None:

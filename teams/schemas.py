@@ -212,7 +212,7 @@ class TranscriptMessage(BaseModel):
 class TeamTranscript(BaseModel):
     """Everything one team said while handling one step of one seed."""
 
-    flow: Literal["content_transformation", "instruction_generation", "refinement", "answer"]
+    flow: Literal["content_transformation", "instruction_generation", "refinement", "answer", "judge"]
     step: str = Field(description="what this team was for, e.g. 'transform' or 'answer strengthen-1'")
     attempt: int = 1
     participants: list[dict[str, str]] = Field(description="name, persona, model, system_message")

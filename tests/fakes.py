@@ -14,7 +14,7 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 from agents.models import ModelPool, ModelSpec
 from agents.personas import Sampling
 
-ROLES = ("transformer", "instruction_writer", "suggester", "editor", "teacher")
+ROLES = ("transformer", "instruction_writer", "suggester", "editor", "teacher", "judge")
 
 
 def replay_pool(scripts: dict[str, Sequence[str]]) -> tuple[ModelPool, dict[str, ReplayChatCompletionClient]]:
@@ -27,6 +27,13 @@ def replay_pool(scripts: dict[str, Sequence[str]]) -> tuple[ModelPool, dict[str,
 
     pool = ModelPool({role: ModelSpec(model=f"fake-{role}") for role in ROLES}, factory=factory)
     return pool, clients
+
+
+def judge_json(
+    score: int, criteria: Sequence[str] = ("correctness", "faithfulness", "difficulty", "instruction_following")
+) -> str:
+    """A judge's verdict giving every criterion the same score."""
+    return json.dumps({name: {"reason": f"{name} looks like a {score}.", "score": score} for name in criteria})
 
 
 def transform_json(passage: str) -> str:
@@ -74,7 +81,10 @@ def _option_count(request: dict[str, Any]) -> int:
 
 def schema_kind(request: dict[str, Any]) -> str:
     """Which of our outputs a request asks for, by the fields of its schema (class names vary by format)."""
-    fields = set(_schema(request).get("properties", {}))
+    schema = _schema(request)
+    if "CriterionScore" in schema.get("$defs", {}):
+        return "judge"
+    fields = set(schema.get("properties", {}))
     kinds = {
         frozenset({"passage"}): "transform",
         frozenset({"instructions"}): "instructions",
@@ -130,6 +140,8 @@ def competent_responder(request: dict[str, Any]) -> str:
             "3 facts support it.",
             "The passage states this plainly in its opening lines and repeats it later with more detail.",
         )
+    if kind == "judge":
+        return judge_json(4, list(_schema(request)["properties"]))
     return f"plain answer {n}"
 
 

@@ -63,7 +63,7 @@ async def test_every_schema_we_send_builds_a_grammar_that_constrains_the_output(
 def test_demo_on_the_embedded_model_with_one_tiny_seed(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "teams.cli", "run", "reading_comprehension", "--seeds", str(TINY_SEED),
-         "--out", str(tmp_path), "--run-id", "e2e", "--specialists", "1", "--seed", "1"],
+         "--out", str(tmp_path), "--run-id", "e2e", "--specialists", "1", "--seed", "1", "--judge-threshold", "1"],
         capture_output=True, text=True, cwd=REPO, timeout=1200,
     )  # fmt: skip
     assert done.returncode in (0, 3, 1), done.stderr
@@ -81,5 +81,10 @@ def test_demo_on_the_embedded_model_with_one_tiny_seed(tmp_path: Path) -> None:
     assert len(records) == seed["records"] == info["totals"]["records"]
     for record in records:
         assert [m.role for m in record.messages] == ["user", "assistant"]
+        assert (
+            1 <= record.meta["judge"]["score"] <= 5
+        )  # judged (a 135M judge's scores are noise: threshold 1 keeps all)
+    if records:
+        assert "judge" in {team.flow for team in transcript.teams}
     if seed["status"] == "failed":
         assert seed["reason"]

@@ -1,0 +1,199 @@
+"""Exact and near duplicates, and decontamination, on crafted records; the state survives a
+reopened run folder (resume) and is rebuilt from records.jsonl."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from retrieval.seeds import Seed
+from teams.cli import app
+from teams.pipeline import SeedOutcome
+from teams.quality import Decontaminator, QualityError, QualityGate, QualitySettings, normalise
+from teams.run_folder import RunFolder, SeedStatus
+from teams.schemas import Record, SeedTranscript
+from tests.conftest import TINY_SEED
+
+BEES = "Honeybees live in colonies of up to 60,000 bees. The queen lays eggs while workers gather nectar all day."
+RIVERS = "The Danube flows through ten countries, more than any other river, before it reaches the Black Sea."
+
+
+def record(rid: str, question: str, passage: str, seed: str = "s1", key: str | None = None) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "skill": "reading_comprehension",
+        "subcategory": "main_idea",
+        "messages": [
+            {
+                "role": "user",
+                "content": f"Read the passage and answer the question.\n\nPassage:\n{passage}\n\nQuestion:\n{question}",
+            },
+            {"role": "assistant", "content": "Final answer: A"},
+        ],
+        "meta": {"seed_id": seed, "instruction_key": key or rid, "instruction": question},
+    }
+
+
+def verdicts(gate: QualityGate, records: list[dict[str, Any]]) -> dict[str, str | None]:
+    return {r["id"]: (v[0] if v else None) for r, v in zip(records, gate.review(records), strict=True)}
+
+
+def test_exact_and_near_duplicates_are_dropped_and_different_items_kept(tmp_path: Path) -> None:
+    gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "q"))
+    crafted = [
+        record("a", "Which statement most strengthens the claim about colonies?", BEES, seed="s1"),
+        # the same prompt, up to case, spacing and punctuation: an exact duplicate
+        record("b", "which statement MOST strengthens the claim about colonies", BEES.replace(". ", ".  "), seed="s2"),
+        # reworded, on the same passage: a near duplicate
+        record("c", "Which statement best strengthens the claim about the colonies?", BEES, seed="s3"),
+        # another question about the same passage: kept
+        record("d", "How many eggs does a worker bee lay each day?", BEES, seed="s1"),
+        # the first question, about a different passage: kept
+        record("e", "Which statement most strengthens the claim about colonies?", RIVERS, seed="s4"),
+        # a refinement of 'a' (same chain) that barely changes it: a variant made on purpose, kept
+        record(
+            "a.r1",
+            "Which statement most strengthens the claim about colonies?",
+            BEES + " Drones do not work.",
+            seed="s1",
+            key="a.make_harder1",
+        ),
+    ]
+    assert verdicts(gate, crafted) == {
+        "a": None, "b": "duplicate", "c": "near_duplicate", "d": None, "e": None, "a.r1": None,
+    }  # fmt: skip
+
+
+def test_thresholds_are_configurable(tmp_path: Path) -> None:
+    pair = [
+        record("a", "Which statement most strengthens the claim about colonies?", BEES, seed="s1"),
+        record("c", "Which statement best strengthens the claim about the colonies?", BEES, seed="s3"),
+    ]
+    exact_only = QualityGate(QualitySettings(near_duplicate_threshold=1.0)).open(RunFolder.create(tmp_path, "q1"))
+    assert verdicts(exact_only, pair) == {"a": None, "c": None}
+    off = QualityGate(QualitySettings(dedup=False)).open(RunFolder.create(tmp_path, "q2"))
+    assert verdicts(off, [pair[0], pair[0]]) == {"a": None}  # the dict keeps one key: both were kept
+    assert off.review([pair[0]]) == [None]
+
+
+def outcome(seed_id: str, records: list[dict[str, Any]]) -> SeedOutcome:
+    return SeedOutcome(
+        seed=Seed(id=seed_id, source=f"{seed_id}.md", text=BEES),
+        records=[Record.model_validate(r) for r in records],
+        status=SeedStatus(id=seed_id, source=f"{seed_id}.md", status="done", records=len(records)),
+        transcript=SeedTranscript(seed_id=seed_id, source=f"{seed_id}.md"),
+    )
+
+
+def commit(folder: RunFolder, gate: QualityGate, item: SeedOutcome) -> SeedOutcome:
+    """What the run driver does, in its order."""
+    admitted = gate.admit(item)
+    for r in admitted.records:
+        folder.append_record(r)
+    folder.append_seed(admitted.status)
+    return admitted
+
+
+def test_state_is_rebuilt_from_the_run_folder_on_reopen(tmp_path: Path) -> None:
+    folder = RunFolder.create(tmp_path, "resume")
+    gate = QualityGate(QualitySettings()).open(folder)
+    first = commit(
+        folder,
+        gate,
+        outcome("s1", [record("s1-a", "Which statement most strengthens the claim about colonies?", BEES, "s1")]),
+    )
+    assert len(first.records) == 1
+    # a crash after the index took a record but before its seed was committed
+    gate.admit(outcome("s9", [record("s9-x", "Why do rivers flood in spring after the snow melts?", RIVERS, "s9")]))
+
+    reopened = QualityGate(QualitySettings()).open(folder)  # a resumed run
+    assert reopened.index is not None and set(reopened.index.instructions.get(include=[])["ids"]) == {"s1-a"}
+    again = commit(folder, reopened, outcome("s2", [
+        record("s2-a", "Which statement best strengthens the claim about the colonies?", BEES, "s2"),
+        record("s2-b", "which statement most strengthens the claim about colonies", BEES, "s2"),
+        record("s9-x", "Why do rivers flood in spring after the snow melts?", RIVERS, "s2"),
+    ]))  # fmt: skip
+    assert [r.id for r in again.records] == ["s9-x"]  # the uncommitted one is not a duplicate of anything
+    assert again.status.dropped == {"near_duplicate": 1, "duplicate": 1} and again.status.records == 1
+    dropped = [json.loads(line) for line in (folder.path / "dropped.jsonl").read_text().splitlines()]
+    assert [d["id"] for d in dropped] == ["s2-a", "s2-b"]  # s9's lines went with its uncommitted seed
+    assert dropped[0]["meta"]["dropped"]["reason"].endswith("to s1-a")
+
+
+BENCHMARK_QUESTION = (
+    "Honeybees live in colonies of up to sixty thousand bees and the queen lays all of the eggs, so which "
+    "statement about workers must be true?"
+)
+
+
+def benchmark_files(tmp_path: Path) -> tuple[Path, Path]:
+    jsonl = tmp_path / "bench.jsonl"
+    jsonl.write_text(
+        json.dumps({"question": BENCHMARK_QUESTION, "choices": ["A", "B"], "answer": "B"}) + "\n"
+        + json.dumps({"question": "Short one.", "answer": "C"}) + "\n"
+    )  # fmt: skip
+    text = tmp_path / "bench.txt"
+    text.write_text("The Danube flows through ten countries, more than any other river in the whole wide world today.")
+    return jsonl, text
+
+
+def test_decontamination_drops_prompts_that_share_a_long_ngram(tmp_path: Path) -> None:
+    jsonl, text = benchmark_files(tmp_path)
+    gate = QualityGate(QualitySettings(decontaminate=[jsonl, text])).open(RunFolder.create(tmp_path, "d"))
+    words = normalise(BENCHMARK_QUESTION).split()
+    crafted = [
+        # 13 words of the benchmark question, in other case and punctuation: contaminated
+        record(
+            "hit",
+            "What follows?",
+            "HONEYBEES live in colonies, of up to sixty-thousand bees and the queen LAYS! Other text.",
+        ),
+        # 12 words of it: not enough
+        record("near", "What follows?", " ".join(words[:12]) + " something else entirely different here."),
+        # 13 words of the plain-text benchmark
+        record(
+            "text",
+            "Which river is it?",
+            "We know the Danube flows through ten countries, more than any other river in the whole wide world.",
+            "s5",
+        ),
+        record("clean", "How many eggs does a worker lay?", BEES, "s6"),
+    ]
+    assert verdicts(gate, crafted) == {"hit": "contaminated", "near": None, "text": "contaminated", "clean": None}
+    assert Decontaminator([jsonl], 13).match(crafted[0]) in {" ".join(words[:13]), " ".join(words[1:14])}
+
+
+def test_bad_benchmark_files_are_one_line_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "fine and long enough to count as a text of thirteen words or more, yes"}\n{oops\n')
+    binary = tmp_path / "bin.txt"
+    binary.write_bytes(b"\x00\x01\x02")
+    short = tmp_path / "short.txt"
+    short.write_text("too short")
+    for path, message in [
+        (tmp_path / "missing.jsonl", "benchmark file not found"),
+        (bad, "line 2: not JSON"),
+        (binary, "binary"),
+        (short, "no text of 13 words or more"),
+    ]:
+        with pytest.raises(QualityError, match=message):
+            Decontaminator([path], 13)
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "reading_comprehension",
+            "--seeds",
+            str(TINY_SEED),
+            "--decontaminate",
+            str(bad),
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 2 and "line 2: not JSON" in result.stderr and "Traceback" not in result.stderr
+    assert not any(tmp_path.glob("*/run.json"))  # refused before any run folder was made

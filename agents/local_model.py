@@ -3,7 +3,10 @@
 AutoGen's own LlamaCppChatCompletionClient ignores structured output, runs llama.cpp on the
 event loop and has no lock; this client runs each call in a worker thread, serialises calls
 on the one shared model (llama.cpp contexts are not thread-safe) and constrains JSON output
-to the requested schema with llama.cpp's grammar.
+to the requested schema with llama.cpp's grammar. Tool calls go the same way: the output is
+constrained to `{"name": <a tool>, "arguments": <that tool's parameters>}` (or, when the
+model may choose, to a reply instead) and comes back as AutoGen FunctionCalls, so an
+AssistantAgent runs its tools on the embedded model as on any endpoint.
 """
 
 from __future__ import annotations
@@ -14,17 +17,19 @@ import json
 import logging
 import os
 import threading
+import uuid
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from autogen_core import EVENT_LOGGER_NAME, CancellationToken
+from autogen_core import EVENT_LOGGER_NAME, CancellationToken, FunctionCall
 from autogen_core.logging import LLMCallEvent
 from autogen_core.models import (
     AssistantMessage,
     ChatCompletionClient,
     CreateResult,
     FinishReasons,
+    FunctionExecutionResultMessage,
     LLMMessage,
     ModelInfo,
     RequestUsage,
@@ -107,6 +112,8 @@ def shared_engine() -> LocalEngine:
 
 
 def _to_chat(messages: Sequence[LLMMessage]) -> list[dict[str, str]]:
+    """AutoGen messages as the model's chat turns; tool calls and results as the JSON text the
+    model itself writes and reads (its chat template has no tool roles)."""
     chat = []
     for message in messages:
         if isinstance(message, SystemMessage):
@@ -115,9 +122,56 @@ def _to_chat(messages: Sequence[LLMMessage]) -> list[dict[str, str]]:
             chat.append({"role": "user", "content": message.content})
         elif isinstance(message, AssistantMessage) and isinstance(message.content, str):
             chat.append({"role": "assistant", "content": message.content})
+        elif isinstance(message, AssistantMessage):
+            calls = [{"name": c.name, "arguments": _loads(c.arguments)} for c in message.content if isinstance(c, FunctionCall)]
+            chat.append({"role": "assistant", "content": "\n".join(json.dumps(c) for c in calls)})
+        elif isinstance(message, FunctionExecutionResultMessage):
+            results = [f"Result of {r.name} (call {r.call_id}): {r.content}" for r in message.content]
+            chat.append({"role": "user", "content": "\n".join(results)})
         else:
             raise ValueError(f"the embedded model cannot take a {type(message).__name__} with this content")
     return chat
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _tool_schema(tool: Tool | ToolSchema) -> ToolSchema:
+    return tool.schema if isinstance(tool, Tool) else tool
+
+
+def _tool_prompt(schemas: Sequence[ToolSchema], may_reply: bool) -> str:
+    lines = ["You can call these tools. To call one, answer with JSON: {\"name\": <tool>, \"arguments\": {...}}."]
+    if may_reply:
+        lines.append("To answer without a tool, answer with JSON: {\"reply\": <your answer>}.")
+    for schema in schemas:
+        lines.append(f"- {schema['name']}: {schema.get('description', '')} parameters: {json.dumps(schema.get('parameters', {}))}")
+    return "\n".join(lines)
+
+
+def _tool_grammar(schemas: Sequence[ToolSchema], reply: dict[str, Any] | None) -> dict[str, Any]:
+    """One call to one of the tools, with that tool's arguments; or `reply` when the model may answer."""
+    options: list[dict[str, Any]] = [
+        {
+            "type": "object",
+            "properties": {
+                "name": {"const": schema["name"]},
+                "arguments": grammar_safe(dict(schema.get("parameters") or {"type": "object", "properties": {}})),
+            },
+            "required": ["name", "arguments"],
+        }
+        for schema in schemas
+    ]
+    if reply is not None:
+        options.append(reply)
+    return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+_REPLY = {"type": "object", "properties": {"reply": {"type": "string"}}, "required": ["reply"]}
 
 
 # llama-cpp-python turns maxLength N into N nested optional rules; past a few hundred llama.cpp
@@ -150,6 +204,21 @@ def _finish(reason: str | None) -> FinishReasons:
     return "length" if reason == "length" else "stop"
 
 
+def _as_call(content: str, names: set[str], plain_reply: bool, finish: FinishReasons) -> tuple[Any, FinishReasons]:
+    """A constrained tool-call answer as AutoGen FunctionCalls; a reply as its text (plain, or
+    the structured JSON asked for); a reply cut mid-JSON as it is."""
+    try:
+        value = json.loads(content)
+    except json.JSONDecodeError:
+        return content, finish
+    if isinstance(value, dict) and value.get("name") in names and "arguments" in value:
+        call = FunctionCall(id=f"call_{uuid.uuid4().hex[:12]}", name=value["name"], arguments=json.dumps(value["arguments"]))
+        return [call], "function_calls"
+    if plain_reply and isinstance(value, dict) and isinstance(value.get("reply"), str):
+        return value["reply"], finish
+    return content, finish
+
+
 def normalise_json(content: str) -> str:
     """llama.cpp's JSON grammar lets raw control characters (a newline, a tab) into strings,
     which strict JSON parsers reject; re-encode such output. A reply cut mid-JSON is left as it is."""
@@ -179,9 +248,20 @@ class LocalChatCompletionClient(ChatCompletionClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
-        if tools:
-            raise ValueError("the embedded model does not support tool calls")
         chat = _to_chat(messages)
+        schemas = [_tool_schema(t) for t in tools] if tool_choice != "none" else []
+        if isinstance(tool_choice, Tool):
+            schemas = [s for s in schemas if s["name"] == tool_choice.name]
+        may_reply = tool_choice == "auto"
+        response_format = _response_format(json_output)
+        if schemas:
+            reply = (response_format or {}).get("schema", _REPLY) if may_reply else None
+            response_format = {"type": "json_object", "schema": _tool_grammar(schemas, reply)}
+            prompt = _tool_prompt(schemas, may_reply)
+            if chat and chat[0]["role"] == "system":
+                chat[0] = {"role": "system", "content": f"{chat[0]['content']}\n\n{prompt}"}
+            else:
+                chat.insert(0, {"role": "system", "content": prompt})
         kwargs: dict[str, Any] = {
             "messages": chat,
             "temperature": self._sampling.temperature,
@@ -190,14 +270,16 @@ class LocalChatCompletionClient(ChatCompletionClient):
             "repeat_penalty": REPEAT_PENALTY,
             **extra_create_args,
         }
-        response_format = _response_format(json_output)
         if response_format:
             kwargs["response_format"] = response_format
         response = await asyncio.to_thread(self._engine.complete, **kwargs)
         choice = response["choices"][0]
-        content = choice["message"].get("content") or ""
+        content: str | list[FunctionCall] = choice["message"].get("content") or ""
+        finish = _finish(choice.get("finish_reason"))
         if response_format:
-            content = normalise_json(content)
+            content = normalise_json(str(content))
+        if schemas:
+            content, finish = _as_call(str(content), {s["name"] for s in schemas}, json_output is None, finish)
         usage = RequestUsage(
             prompt_tokens=response["usage"]["prompt_tokens"],
             completion_tokens=response["usage"]["completion_tokens"],
@@ -206,9 +288,7 @@ class LocalChatCompletionClient(ChatCompletionClient):
             prompt_tokens=self._usage.prompt_tokens + usage.prompt_tokens,
             completion_tokens=self._usage.completion_tokens + usage.completion_tokens,
         )
-        result = CreateResult(
-            content=content, usage=usage, finish_reason=_finish(choice.get("finish_reason")), cached=False
-        )
+        result = CreateResult(content=content, usage=usage, finish_reason=finish, cached=False)
         _event_logger.info(
             LLMCallEvent(
                 messages=[dict(m) for m in chat],
@@ -230,7 +310,9 @@ class LocalChatCompletionClient(ChatCompletionClient):
         cancellation_token: CancellationToken | None = None,
     ) -> AsyncGenerator[str | CreateResult, None]:
         # One chunk: the whole answer. Streaming token by token buys nothing for batch data generation.
-        yield await self.create(messages, tools=tools, json_output=json_output, extra_create_args=extra_create_args)
+        yield await self.create(
+            messages, tools=tools, tool_choice=tool_choice, json_output=json_output, extra_create_args=extra_create_args
+        )
 
     async def close(self) -> None:
         """The engine is shared by every client of the process; it is not closed here."""

@@ -49,7 +49,7 @@ class ModelSpec(BaseModel):
     def model_info(self) -> ModelInfo:
         return ModelInfo(
             vision=False,
-            function_calling=self.function_calling and not self.is_local,
+            function_calling=self.function_calling,  # the embedded model calls tools through its grammar
             json_output=True,
             structured_output=self.structured_output,
             family=ModelFamily.UNKNOWN,

@@ -16,8 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 LIBRARY_DIR = Path(__file__).parent / "personas"
 
-Role = Literal["transformer", "instruction_writer", "suggester", "editor", "teacher", "judge"]
-ModelRole = Literal["transformer", "instruction_writer", "suggester", "editor", "teacher", "judge"]
+Role = Literal[
+    "transformer", "instruction_writer", "suggester", "editor", "teacher", "judge",
+    # tool use
+    "api_extractor", "api_retriever", "library_reconstructor", "tool_simulator",
+]  # fmt: skip
+ModelRole = Literal[
+    "transformer", "instruction_writer", "suggester", "editor", "teacher", "judge",
+    # tool use
+    "api_extractor", "api_retriever", "library_reconstructor", "tool_simulator",
+]  # fmt: skip
 ANY_SKILL = "*"  # `skills: ["*"]`: a persona that serves every skill with no persona of its own role
 
 _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -48,6 +56,11 @@ TEMPLATE_SAMPLES: dict[str, dict[str, Any]] = {
         "skill": "reading_comprehension",
         "rubric": [{"name": "correctness", "description": "Is the answer right?"}],
     },
+    # tool use
+    "api_extractor": {"skill": "tool_use"},
+    "api_retriever": {"skill": "tool_use"},
+    "library_reconstructor": {"skill": "tool_use"},
+    "tool_simulator": {"skill": "tool_use"},
 }
 
 

@@ -46,6 +46,9 @@ def _load() -> Any:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # its "Loading weights" bar is noise on our terminal
 
             _model = SentenceTransformer(str(bundled_model_dir()), device="cpu")
         return _model

@@ -1,4 +1,5 @@
 """Seeds in: read `.txt`/`.md` files, split long ones into chunks, id each chunk by content hash.
+Code seeds (tool use) are source files split at top-level definitions; they are read, never run.
 
 Bad input is refused with a SeedError whose message names the path and the problem; files that
 are merely empty are skipped with a warning so one blank file never stops a run.
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from loguru import logger
 from pydantic import BaseModel, Field
+
+from retrieval.code_chunks import CODE_LANGUAGES, language_of, pack_blocks, top_level_blocks
 
 TEXT_SUFFIXES = (".txt", ".md")
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -60,7 +63,7 @@ def chunk_text(text: str, max_chars: int) -> list[str]:
     return chunks
 
 
-def _read_text(path: Path) -> str:
+def read_text_file(path: Path) -> str:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise SeedError(f"{path}: file is {size // (1024 * 1024)} MiB, over the {MAX_FILE_BYTES >> 20} MiB limit")
@@ -88,7 +91,7 @@ def seed_files(path: Path) -> list[Path]:
 
 def iter_seeds(path: Path, max_chars: int = 3000) -> Iterator[Seed]:
     for file in seed_files(path):
-        text = _read_text(file).strip()
+        text = read_text_file(file).strip()
         if not text:
             logger.warning("skipping empty seed file {}", file)
             continue
@@ -109,4 +112,49 @@ def load_seeds(path: Path, max_chars: int = 3000, max_seeds: int | None = None) 
             break
     if not seeds:
         raise SeedError(f"{path}: no non-empty seed text found")
+    return seeds
+
+
+# --- code seeds ------------------------------------------------------------------------------
+
+
+def code_files(path: Path) -> list[Path]:
+    """The code files a path names: the file itself (a known language), or every one below a folder."""
+    if not path.exists():
+        raise SeedError(f"{path}: no such file or folder")
+    if path.is_file():
+        if language_of(path.suffix) is None:
+            raise SeedError(f"{path}: not a code file of a known language ({', '.join(sorted(CODE_LANGUAGES))})")
+        return [path]
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and language_of(p.suffix) and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
+    if not files:
+        raise SeedError(f"{path}: folder holds no code files ({', '.join(sorted(CODE_LANGUAGES))})")
+    return files
+
+
+def load_code_seeds(path: Path, max_chars: int = 3000, max_seeds: int | None = None) -> list[Seed]:
+    """Code seeds: each file cut at top-level definitions and packed up to about max_chars,
+    duplicates dropped, at most max_seeds."""
+    seen: set[str] = set()
+    seeds: list[Seed] = []
+    for file in code_files(path):
+        text = read_text_file(file)
+        if not text.strip():
+            logger.warning("skipping empty code file {}", file)
+            continue
+        language = language_of(file.suffix) or "text"
+        for number, chunk in enumerate(pack_blocks(top_level_blocks(text, language), max_chars)):
+            seed = Seed(id=seed_id(chunk), source=str(file), chunk=number, text=chunk)
+            if seed.id in seen:
+                continue
+            seen.add(seed.id)
+            seeds.append(seed)
+            if max_seeds is not None and len(seeds) >= max_seeds:
+                return seeds
+    if not seeds:
+        raise SeedError(f"{path}: no non-empty code found")
     return seeds

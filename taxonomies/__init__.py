@@ -35,6 +35,7 @@ AnswerFormat = Literal[
     "rewrite",  # the text, modified as asked
     "prose",  # text written from structured data
     "creative",  # an original piece of writing
+    "tool_calls",  # tool use: a conversation with calls in the OpenAI format
 ]
 
 

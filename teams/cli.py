@@ -29,11 +29,14 @@ from rich.text import Text
 
 from agents.models import ModelError, ModelSpec
 from agents.personas import PersonaError, PersonaLibrary
+from retrieval.code_index import CodeIndexError
+from retrieval.embedding import EmbeddingError
 from retrieval.seeds import SeedError
 from taxonomies import TaxonomyError, available_skills, load_taxonomy
 from teams.errors import one_line
 from teams.export import ExportError
 from teams.flows import FlowSettings
+from teams.index_cli import index_app
 from teams.mixing import MIXED, parse_skills, resolve_skill
 from teams.pipeline import ROLES, PreparedRun, RunConfig, SeedOutcome, run_pipeline
 from teams.quality import QualityError, QualitySettings
@@ -56,6 +59,7 @@ skills_app = typer.Typer(help="The skills data can be generated for, and their t
 app.add_typer(runs_app, name="runs")
 app.add_typer(personas_app, name="personas")
 app.add_typer(skills_app, name="skills")
+app.add_typer(index_app, name="index")
 
 # AutoGen logs every OpenAI response through model_dump(), and the openai SDK's parsed-message
 # type makes pydantic warn about it once per call: noise on the user's terminal.
@@ -73,6 +77,8 @@ USER_ERRORS = (
     OSError,
     QualityError,
     ExportError,
+    CodeIndexError,
+    EmbeddingError,
 )
 EXIT_BY_STATUS = {"completed": 0, "completed_with_failures": 3, "failed": 1, "stopped": 130}
 
@@ -220,7 +226,7 @@ def chosen_skills(skill: str | None, skills: str | None) -> tuple[str, dict[str,
 
 
 def run_command(
-    seeds: Annotated[Path, typer.Option("--seeds", help="A .txt/.md file or a folder of them.")],
+    seeds: Annotated[Path, typer.Option("--seeds", help="A .txt/.md file or a folder of them (tool_use: code files).")],
     skill: Annotated[
         str | None, typer.Argument(help="The skill to generate data for, e.g. reading_comprehension (or rc).")
     ] = None,
@@ -279,6 +285,9 @@ def run_command(
     ngram: Annotated[
         int | None, typer.Option("--ngram", help="Words in a shared n-gram that means contamination (default 13).")
     ] = None,
+    index: Annotated[
+        Path | None, typer.Option("--index", help="tool_use: the code index to update and search (default .agentinstruct/index).")
+    ] = None,
 ) -> None:
     overrides = {
         "model": model,
@@ -297,6 +306,7 @@ def run_command(
         "near_duplicate_threshold": near_duplicate_threshold,
         "decontaminate": decontaminate or [],
         "ngram": ngram,
+        "index": index,
     }
     name, weights = guarded(lambda: chosen_skills(skill, skills))
     config = guarded(lambda: build_config(name, seeds, config_file, overrides, weights))

@@ -75,6 +75,7 @@ class FlowEnv:
         pool: ModelPool,
         settings: FlowSettings,
         skill_checks: Any = None,
+        resources: dict[str, Any] | None = None,
     ):
         self.taxonomy = taxonomy
         self.library = library
@@ -83,6 +84,7 @@ class FlowEnv:
         # The skill object (teams.skills): its optional check_draft(draft, subcategory) and
         # check_answer(instruction, answer) add to, or replace, the format checks.
         self.skill_checks = skill_checks
+        self.resources = resources or {}  # what a skill's own flows share, e.g. tool use's code index
 
     def draft_problems(self, draft: InstructionDraft, sub: Subcategory) -> list[str]:
         extra = getattr(self.skill_checks, "check_draft", None)

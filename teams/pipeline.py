@@ -9,7 +9,7 @@ import platform
 import random
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -67,6 +67,7 @@ class RunConfig(BaseModel):
     flow: FlowSettings = Field(default_factory=FlowSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     chunk_chars: int = Field(3000, ge=200)
+    index: Path | None = Field(None, description="the code index tool use searches (None: its default folder)")
 
 
 class SeedOutcome(BaseModel):
@@ -111,11 +112,15 @@ def _versions() -> dict[str, str]:
 
 
 def check_library(
-    library: PersonaLibrary, env_skill: str, taxonomy_names: set[str], taxonomy: Taxonomy | None = None
+    library: PersonaLibrary,
+    env_skill: str,
+    taxonomy_names: set[str],
+    taxonomy: Taxonomy | None = None,
+    roles: Sequence[str] = ROLES,
 ) -> None:
     """Refuse a run whose persona pools cannot serve the skill, naming what is missing."""
     transforms = taxonomy is None or taxonomy.transforms
-    for role in ROLES:
+    for role in roles:
         if role == "transformer" and not transforms:
             continue  # a skill with no transformation step (text modification)
         if not library.pool(role, env_skill):
@@ -244,13 +249,20 @@ class PreparedRun:
         self.library = PersonaLibrary.load(config.personas)
         self.skills: dict[str, Skill] = {}
         self.taxonomies: dict[str, Taxonomy] = {}
+        # A skill with flows of its own may name its roles, load its own kind of seeds (code, for
+        # tool use) and prepare what its flows share (tool use: the code index) as env.resources.
+        roles: dict[str, None] = {}
         for name in names:
             self.skills[name] = get_skill(name)
             self.taxonomies[name] = load_taxonomy(name)
             taxonomy = self.taxonomies[name]
-            check_library(self.library, name, {s.name for s in taxonomy.subcategories}, taxonomy)
+            skill_roles = getattr(self.skills[name], "roles", ROLES)
+            roles.update(dict.fromkeys(skill_roles))
+            check_library(self.library, name, {s.name for s in taxonomy.subcategories}, taxonomy, skill_roles)
+        self.roles: list[str] = list(roles)
         self.skill, self.taxonomy = self.skills[names[0]], self.taxonomies[names[0]]
-        self.seeds = load_seeds(config.seeds, max_chars=config.chunk_chars, max_seeds=config.max_seeds)
+        loader = getattr(self.skill, "load_seeds", load_seeds) if config.skill != MIXED else load_seeds
+        self.seeds = loader(config.seeds, max_chars=config.chunk_chars, max_seeds=config.max_seeds)
         # seed id -> skill: every seed goes to its run's one skill, or is shared out by weight
         self.assignment = (
             assign_skills([s.id for s in self.seeds], config.skills, config.seed)
@@ -264,10 +276,14 @@ class PreparedRun:
         self.run_id = config.run_id or new_run_id(config.skill)
         RunFolder.ensure_new(config.out, self.run_id)
         self.pool = pool or ModelPool(dict(config.models))
-        for role in ROLES:  # a missing key or package fails here, before any work
+        for role in self.roles:  # a missing key or package fails here, before any work
             self.pool.client_for(role, Sampling())
         if config.flow.judge_threshold > 0:
             self.pool.client_for("judge", Sampling())
+        # skill -> what its own flows share (tool use: the code index, brought up to date here)
+        self.resources: dict[str, dict[str, Any]] = {
+            name: skill.prepare(config) for name, skill in self.skills.items() if hasattr(skill, "prepare")
+        }
 
 
 async def run_pipeline(
@@ -283,7 +299,9 @@ async def run_pipeline(
     gate = run.quality.open(folder)
     route_autogen_logs()
     envs = {
-        name: FlowEnv(run.taxonomies[name], run.library, pool, config.flow, skill_checks=skill)
+        name: FlowEnv(
+            run.taxonomies[name], run.library, pool, config.flow, skill_checks=skill, resources=run.resources.get(name)
+        )
         for name, skill in run.skills.items()
     }
     info = RunInfo(
@@ -292,7 +310,7 @@ async def run_pipeline(
         skills=dict(config.skills),
         command=sys.argv,
         config=config.model_dump(mode="json"),
-        models={role: pool.spec_for(role).label for role in ROLES},
+        models={role: pool.spec_for(role).label for role in run.roles},
         versions=_versions(),
     )
     info.totals.seeds = len(seeds)

@@ -189,6 +189,12 @@ class Instruction(BaseModel):
 class Message(BaseModel):
     role: Literal["system", "user", "assistant", "tool"]
     content: str
+    # Tool use only (left out of records when None): an assistant's calls in the OpenAI format
+    # ({"id", "type": "function", "function": {"name", "arguments": JSON text}}), and on a tool
+    # message the call it answers.
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
 
 
 class Record(BaseModel):
@@ -198,6 +204,7 @@ class Record(BaseModel):
     skill: str
     subcategory: str
     messages: list[Message] = Field(min_length=2)
+    tools: list[dict[str, Any]] | None = Field(None, description="tool use: the toolset in the OpenAI function format")
     meta: dict[str, Any]
 
 

@@ -1,0 +1,127 @@
+"""Tool plumbing for agents: a client wrapper that makes an agent call its tool, and a tool
+whose results are written by another agent (seed code is never executed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal, cast
+
+from autogen_core import CancellationToken
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.tools import BaseTool, ParametersSchema, Tool, ToolSchema
+from pydantic import BaseModel, ConfigDict
+
+ToolChoice = Tool | Literal["auto", "required", "none"]
+
+
+class RequiredToolChoice(ChatCompletionClient):
+    """Delegates to a client, asking for a tool call (tool_choice "required") whenever tools are
+    offered: an AssistantAgent leaves the choice to the model, and a persona whose job is to search
+    must search. Its reflection afterwards (tool_choice "none") goes through unchanged."""
+
+    def __init__(self, inner: ChatCompletionClient):
+        self._inner = inner
+
+    @staticmethod
+    def _choice(tools: Sequence[Tool | ToolSchema], tool_choice: ToolChoice) -> ToolChoice:
+        return "required" if tools and tool_choice == "auto" else tool_choice
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: ToolChoice = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        return await self._inner.create(
+            messages, tools=tools, tool_choice=self._choice(tools, tool_choice), json_output=json_output,
+            extra_create_args=extra_create_args, cancellation_token=cancellation_token,
+        )  # fmt: skip
+
+    async def create_stream(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: ToolChoice = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        yield await self.create(
+            messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+            extra_create_args=extra_create_args, cancellation_token=cancellation_token,
+        )  # fmt: skip
+
+    async def close(self) -> None:
+        """The inner client belongs to the model pool, which closes it."""
+
+    def actual_usage(self) -> RequestUsage:
+        return self._inner.actual_usage()
+
+    def total_usage(self) -> RequestUsage:
+        return self._inner.total_usage()
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return self._inner.count_tokens(messages, tools=tools)
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return self._inner.remaining_tokens(messages, tools=tools)
+
+    @property
+    def capabilities(self) -> Any:
+        return self._inner.model_info
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self._inner.model_info
+
+
+class _AnyArgs(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+Simulate = Callable[[str, dict[str, Any]], Awaitable[str]]
+
+
+class SimulatedTool(BaseTool[_AnyArgs, _AnyArgs]):
+    """An API offered to an agent under its documented JSON Schema; calling it asks `simulate`
+    (a tool-simulator agent) for the result. Arguments that break the schema get the error a
+    real API would return."""
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        parameters: dict[str, Any],
+        simulate: Simulate,
+        validate: Callable[[Any, dict[str, Any]], list[str]],
+    ):
+        super().__init__(_AnyArgs, _AnyArgs, name, description)
+        self._parameters = parameters
+        self._simulate = simulate
+        self._validate = validate
+
+    @property
+    def schema(self) -> ToolSchema:
+        return ToolSchema(
+            name=self.name, description=self.description, parameters=cast(ParametersSchema, self._parameters)
+        )
+
+    async def run(self, args: _AnyArgs, cancellation_token: CancellationToken) -> _AnyArgs:
+        raise NotImplementedError("SimulatedTool answers through run_json")
+
+    async def run_json(
+        self, args: Mapping[str, Any], cancellation_token: CancellationToken, call_id: str | None = None
+    ) -> Any:
+        problems = self._validate(dict(args), self._parameters)
+        if problems:
+            return f"error: invalid arguments: {problems[0]}"
+        return await self._simulate(self.name, dict(args))
+
+    def return_value_as_string(self, value: Any) -> str:
+        return str(value)

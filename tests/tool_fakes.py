@@ -1,0 +1,135 @@
+"""A responder for the fake OpenAI server that plays a competent model for every tool-use agent:
+it documents the functions it is shown, searches with search_code, writes tasks that keep
+their type's promise, asks for withheld values, calls the tools a task names, and answers."""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import count
+from typing import Any
+
+from tests.fakes import _schema, _task_text
+
+_n = count(1)
+BRIEF = re.compile(r"^- (\w+)\((.*?)\) ->", re.M)
+
+
+def _defs(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in node:
+        return _defs(schema, schema["$defs"][node["$ref"].split("/")[-1]])
+    return node
+
+
+def _toolset(task: str) -> dict[str, list[str]]:
+    """API name -> required parameters, from the toolset lines of a task prompt."""
+    found = {}
+    for name, params in BRIEF.findall(task):
+        found[name] = [p.split(":")[0].strip() for p in params.split(", ") if p and "(optional)" not in p]
+    return found
+
+
+def _doc(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": f"Does what {name} says.",
+        "parameters": [{"name": "value", "type": "string", "description": "the input", "required": True}],
+        "returns": {"type": "object", "description": f"the result of {name}"},
+    }
+
+
+def _api_list(request: dict[str, Any]) -> dict[str, Any]:
+    tool_text = "\n".join(str(m.get("content") or "") for m in request["messages"] if m["role"] == "tool")
+    task = _task_text(request)
+    if tool_text:  # the retriever's reflection: document what the search returned
+        names = re.findall(r"^([\w.]+) \((?:function|method|class|definition)\) at ", tool_text, re.M)
+        names = [re.sub(r"(?<!^)(?=[A-Z])", "_", n.rsplit(".", 1)[-1]).lower() for n in names]
+        return {"apis": [_doc(n) for n in names[:3]] or [_doc("unrelated_api")]}
+    if "Its functions:" in task:  # the extractor
+        names = re.findall(r"^def (\w+)\(", task, re.M)
+        return {"apis": [_doc(n) for n in names[:4]]}
+    n = next(_n)
+    return {"apis": [_doc(f"list_records_{n}"), _doc(f"delete_record_{n}")]}
+
+
+def _task(node: dict[str, Any], schema: dict[str, Any], toolset: dict[str, list[str]]) -> dict[str, Any]:
+    props = node["properties"]
+    apis_schema = props["apis"]
+    names = _defs(schema, apis_schema.get("items", {})).get("enum", list(toolset))
+    low, high = apis_schema.get("minItems", 0), apis_schema.get("maxItems", 3)
+    withheld_ok = props["withheld"].get("maxItems", 1) > 0
+    missing = props["missing_apis"].get("minItems", 0) > 0
+    superfluous = props["superfluous"].get("minItems", 0) > 0
+    candidates = [n for n in names if not withheld_ok or toolset.get(n)] or names
+    apis = candidates[: max(low, min(high, 2))]
+    n = next(_n)
+    task: dict[str, Any] = {"apis": apis, "superfluous": [], "withheld": [], "follow_up": "", "missing_apis": []}
+    request = f"Task {n}: please use {' and '.join(apis) or 'a tool'} for me, step by step."
+    if withheld_ok:
+        param = toolset[apis[0]][0]
+        task["withheld"] = [{"api": apis[0], "parameter": param, "value": f"val{n}"}]
+        task["follow_up"] = f"The {param} is val{n}."
+        request += f" I will tell you the {param} later."
+    if missing:
+        task["missing_apis"] = [{"name": f"teleport_{n}", "description": "A tool nobody has."}]
+        request += f" Also teleport_{n} the result."
+    if superfluous:
+        task["superfluous"] = ["my cat is called Tom"]
+        request += " By the way, my cat is called Tom."
+    task["request"] = request
+    return task
+
+
+def _fake_args(parameters: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+    values = {"string": "abc", "integer": 3, "number": 2.5, "boolean": True, "array": ["x"]}
+    props = parameters.get("properties", {})
+    return {p: given.get(p, values[props[p]["type"]]) for p in parameters.get("required", [])}
+
+
+def _assistant(request: dict[str, Any]) -> str | dict[str, Any]:
+    messages = request["messages"]
+    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    last_user = users[-1]
+    if any(m["role"] == "tool" for m in messages[last_user:]):
+        return "Here is what the tools returned. I cannot do anything the listed tools do not offer."
+    first = messages[users[0]]["content"]
+    wanted = re.search(r"I will tell you the (\w+) later", first)
+    given = dict(re.findall(r"The (\w+) is (\S+?)\.", messages[last_user]["content"]))
+    if wanted and wanted.group(1) not in given:
+        return f"Could you tell me the {wanted.group(1)}?"
+    tools = {t["function"]["name"]: t["function"]["parameters"] for t in request["tools"]}
+    named = [name for name in tools if re.search(rf"\b{name}\b", first)]
+    if not named:
+        return "I cannot do that: I have no tool for it."
+    calls = [
+        {"id": f"call_{next(_n)}", "type": "function",
+         "function": {"name": name, "arguments": json.dumps(_fake_args(tools[name], given))}}
+        for name in named
+    ]  # fmt: skip
+    return {"role": "assistant", "content": None, "tool_calls": calls}
+
+
+def tool_use_responder(request: dict[str, Any]) -> str | dict[str, Any]:
+    tools = [t["function"]["name"] for t in request.get("tools") or []]
+    if tools == ["search_code"] and not any(m["role"] == "tool" for m in request["messages"]):
+        call = {"name": "search_code", "arguments": json.dumps({"query": "weather station temperature"})}
+        return {"role": "assistant", "content": None, "tool_calls": [{"id": "call_s", "type": "function", "function": call}]}
+    if tools and tools != ["search_code"]:
+        return _assistant(request)
+    schema = _schema(request)
+    fields = set(schema.get("properties", {}))
+    task = _task_text(request)
+    if fields == {"apis"}:
+        return json.dumps(_api_list(request))
+    if fields == {"tasks"}:
+        node = _defs(schema, schema["properties"]["tasks"]["items"])
+        return json.dumps({"tasks": [_task(node, schema, _toolset(task))]})
+    if "request" in fields:
+        return json.dumps(_task(schema, schema, _toolset(task)))
+    if fields == {"suggestions"}:
+        return json.dumps({"suggestions": ["Make one call's result feed the next."]})
+    if fields == {"result"}:
+        kind = schema["properties"]["result"].get("type", "object")
+        value = {"string": "ok", "integer": 7, "number": 1.5, "boolean": True, "array": ["a"], "object": {"ok": True}}
+        return json.dumps({"result": value.get(kind, {"ok": True})})
+    return "plain answer"

@@ -49,6 +49,7 @@ _C_LIKE = [
     r"^\s*(?:(?:public|private|protected|internal|static|final|abstract|sealed|partial)\s+)*(?:class|interface|struct|enum)\s+(?P<name>\w+)",
 ]
 DEFINITION_PATTERNS: dict[str, list[str]] = {
+    "python": [r"^\s*(?:async\s+)?def\s+(?P<name>\w+)", r"^\s*class\s+(?P<name>\w+)"],  # when ast cannot parse it
     "javascript": _JS,
     "typescript": _JS + [r"^\s*(?:export\s+)?(?:interface|type)\s+(?P<name>\w+)"],
     "go": [r"^func\s+(?:\([^)]*\)\s*)?(?P<name>\w+)", r"^type\s+(?P<name>\w+)\s+(?:struct|interface)"],

@@ -53,11 +53,15 @@ DEFINITION_PATTERNS: dict[str, list[str]] = {
     "javascript": _JS,
     "typescript": _JS + [r"^\s*(?:export\s+)?(?:interface|type)\s+(?P<name>\w+)"],
     "go": [r"^func\s+(?:\([^)]*\)\s*)?(?P<name>\w+)", r"^type\s+(?P<name>\w+)\s+(?:struct|interface)"],
-    "rust": [r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?(?:unsafe\s+)?fn\s+(?P<name>\w+)",
-             r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:struct|enum|trait)\s+(?P<name>\w+)"],  # fmt: skip
+    "rust": [
+        r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?(?:unsafe\s+)?fn\s+(?P<name>\w+)",
+        r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:struct|enum|trait)\s+(?P<name>\w+)",
+    ],  # fmt: skip
     "ruby": [r"^\s*def\s+(?:self\.)?(?P<name>[\w?!]+)", r"^\s*(?:class|module)\s+(?P<name>\w+)"],
-    "php": [r"^\s*(?:(?:public|private|protected|static|abstract|final)\s+)*function\s+(?P<name>\w+)",
-            r"^\s*(?:abstract\s+|final\s+)?class\s+(?P<name>\w+)"],  # fmt: skip
+    "php": [
+        r"^\s*(?:(?:public|private|protected|static|abstract|final)\s+)*function\s+(?P<name>\w+)",
+        r"^\s*(?:abstract\s+|final\s+)?class\s+(?P<name>\w+)",
+    ],  # fmt: skip
     "kotlin": [r"^\s*(?:\w+\s+)*fun\s+(?:<[^>]*>\s*)?(?P<name>\w+)", r"^\s*(?:\w+\s+)*class\s+(?P<name>\w+)"],
     "swift": [r"^\s*(?:\w+\s+)*func\s+(?P<name>\w+)", r"^\s*(?:\w+\s+)*(?:class|struct|protocol)\s+(?P<name>\w+)"],
     "scala": [r"^\s*(?:\w+\s+)*def\s+(?P<name>\w+)", r"^\s*(?:\w+\s+)*(?:class|object|trait)\s+(?P<name>\w+)"],

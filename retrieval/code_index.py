@@ -132,8 +132,15 @@ class CodeIndex:
                 ids=[f"{c.path}#{c.start_line}-{c.end_line}#{c.name}" for c, _ in batch],
                 documents=[_document(c) for c, _ in batch],
                 metadatas=[
-                    {"path": c.path, "name": c.name, "kind": c.kind, "language": c.language,
-                     "start_line": c.start_line, "end_line": c.end_line, "file_hash": digest}
+                    {
+                        "path": c.path,
+                        "name": c.name,
+                        "kind": c.kind,
+                        "language": c.language,
+                        "start_line": c.start_line,
+                        "end_line": c.end_line,
+                        "file_hash": digest,
+                    }
                     for c, digest in batch
                 ],  # fmt: skip
             )
@@ -156,8 +163,13 @@ class CodeIndex:
         distances = (got["distances"] or [[]])[0]
         return [
             Hit(
-                name=str(m["name"]), kind=str(m["kind"]), path=str(m["path"]), start_line=int(str(m["start_line"])),
-                end_line=int(str(m["end_line"])), distance=float(d), text=doc.split("\n", 1)[-1],
+                name=str(m["name"]),
+                kind=str(m["kind"]),
+                path=str(m["path"]),
+                start_line=int(str(m["start_line"])),
+                end_line=int(str(m["end_line"])),
+                distance=float(d),
+                text=doc.split("\n", 1)[-1],
             )  # fmt: skip
             for m, doc, d in zip(metadatas, documents, distances, strict=True)
         ]

@@ -15,7 +15,9 @@ from retrieval.embedding import EmbeddingError
 from retrieval.seeds import SeedError
 from teams.errors import one_line
 
-index_app = typer.Typer(help="Build and search the code index that tool use draws similar APIs from.", no_args_is_help=True)
+index_app = typer.Typer(
+    help="Build and search the code index that tool use draws similar APIs from.", no_args_is_help=True
+)
 _out = Console(soft_wrap=True)
 _err = Console(stderr=True)
 INDEX_ERRORS = (CodeIndexError, SeedError, EmbeddingError, OSError)
@@ -70,7 +72,9 @@ def index_query(
         _out.print("the index is empty")
         return
     for hit in hits:
-        _out.print(f"[bold]{escape(hit.location)}[/]  {hit.kind} [cyan]{escape(hit.name)}[/]  (distance {hit.distance:.3f})")
+        _out.print(
+            f"[bold]{escape(hit.location)}[/]  {hit.kind} [cyan]{escape(hit.name)}[/]  (distance {hit.distance:.3f})"
+        )
         lines = hit.text.splitlines()
         for line in lines[:6]:
             _out.print(f"    {escape(line)}", highlight=False)

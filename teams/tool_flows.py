@@ -81,7 +81,9 @@ def _key(name: str) -> str:
     return name.rsplit(".", 1)[-1].replace("_", "").lower()
 
 
-def _add(tools: list[ToolSpec], docs: Sequence[ApiDoc], origin: str, sources: dict[str, str] | None = None) -> list[ToolSpec]:
+def _add(
+    tools: list[ToolSpec], docs: Sequence[ApiDoc], origin: str, sources: dict[str, str] | None = None
+) -> list[ToolSpec]:
     """The docs that pass their checks and are new to the toolset, appended to it."""
     added = []
     for doc in docs:
@@ -151,7 +153,9 @@ async def retrieve_apis(
         searched.extend(hits)
         if not hits:
             return "no results"
-        return "\n\n".join(f"{h.name} ({h.kind}) at {h.location}, distance {h.distance:.2f}:\n{h.text[:700]}" for h in hits)
+        return "\n\n".join(
+            f"{h.name} ({h.kind}) at {h.location}, distance {h.distance:.2f}:\n{h.text[:700]}" for h in hits
+        )
 
     task = (
         f"The toolset so far:\n{_toolset_text(tools)}\n\nCall search_code with a short query about what this toolset "
@@ -188,7 +192,9 @@ async def reconstruct_apis(env: FlowEnv, log: SeedLog, tools: list[ToolSpec], re
     task = f"APIs of the library:\n{_toolset_text(tools)}\n\nWrite 2 or 3 other APIs it would have. {_json_hint(ApiListOutput)}"
     error = "failed"
     for attempt in range(1, env.settings.max_attempts + 1):
-        record = TeamTranscript(flow="content_transformation", step="reconstruct_apis", attempt=attempt, participants=[])
+        record = TeamTranscript(
+            flow="content_transformation", step="reconstruct_apis", attempt=attempt, participants=[]
+        )
         log.transcript.teams.append(record)
         outputs = await run_team([build_agent(reconstructor, env.pool, ApiListOutput, {"skill": env.skill})],
                                  [ApiListOutput], task, 1, record)  # fmt: skip
@@ -271,7 +277,10 @@ async def refine_task(
     best: list[ToolTask] = []
     error = "failed"
     for attempt in range(1, env.settings.max_attempts + 1):
-        agents = [build_agent(suggester, env.pool, SuggestionsOutput, context), build_agent(editor, env.pool, edit_type, context)]
+        agents = [
+            build_agent(suggester, env.pool, SuggestionsOutput, context),
+            build_agent(editor, env.pool, edit_type, context),
+        ]
         record = TeamTranscript(flow="refinement", step=f"{parent.key}:{goal.name}", attempt=attempt, participants=[])
         log.transcript.teams.append(record)
         outputs = await run_team(agents, [SuggestionsOutput, edit_type], task, 2 * rounds, record)
@@ -308,7 +317,9 @@ def _openai_messages(items: Sequence[Any], assistant: str) -> list[Message]:
                      for c in item.content]  # fmt: skip
             messages.append(Message(role="assistant", content="", tool_calls=calls))
         elif isinstance(item, ToolCallExecutionEvent):
-            messages += [Message(role="tool", content=r.content, tool_call_id=r.call_id, name=r.name) for r in item.content]
+            messages += [
+                Message(role="tool", content=r.content, tool_call_id=r.call_id, name=r.name) for r in item.content
+            ]
         elif isinstance(item, TextMessage):
             role = "assistant" if item.source == assistant else "user"
             messages.append(Message(role=role, content=item.content))
@@ -361,7 +372,9 @@ async def converse(
         offered = [SimulatedTool(t.name, t.description, t.parameters, simulate, schema_problems) for t in tools]
         iterations = min(MAX_TOOL_ITERATIONS, max(1, len(draft.apis)) + 1)
         agent, info = _agent_with_tools(env, assistant, offered, None, force=False, max_tool_iterations=iterations)
-        record = TeamTranscript(flow="answer", step=f"conversation:{task.key}", attempt=attempt, participants=[info.model_dump()])
+        record = TeamTranscript(
+            flow="answer", step=f"conversation:{task.key}", attempt=attempt, participants=[info.model_dump()]
+        )
         log.transcript.teams.append(record)
         items = await _say(agent, draft.request, record)
         if draft.withheld and record.status == "ok":

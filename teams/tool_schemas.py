@@ -210,7 +210,9 @@ def _class_name(subcategory: str, signature: Any, suffix: str) -> str:
 
 
 @cache
-def _task_schema(subcategory: str, signature: tuple[tuple[str, tuple[str, ...]], ...], min_apis: int) -> type[ToolTaskDraft]:
+def _task_schema(
+    subcategory: str, signature: tuple[tuple[str, tuple[str, ...]], ...], min_apis: int
+) -> type[ToolTaskDraft]:
     shape = TASK_SHAPES[subcategory]
     names: Any = Literal[tuple(name for name, _ in signature)]
     low, high = shape.apis
@@ -225,7 +227,9 @@ def _task_schema(subcategory: str, signature: tuple[tuple[str, tuple[str, ...]],
     else:
         fields["withheld"] = _none(Withheld)
         fields["follow_up"] = (Literal[""], "")
-    fields["missing_apis"] = (list[MissingApi], Field(min_length=1, max_length=2)) if shape.missing else _none(MissingApi)
+    fields["missing_apis"] = (
+        (list[MissingApi], Field(min_length=1, max_length=2)) if shape.missing else _none(MissingApi)
+    )
     return create_model(_class_name(subcategory, (signature, min_apis), "Task"), __base__=ToolTaskDraft, **fields)
 
 
@@ -236,7 +240,11 @@ def tasks_schema(subcategory: str, tools: list[ToolSpec]) -> type[ToolTasksOutpu
 @cache
 def _tasks_schema(subcategory: str, signature: tuple[tuple[str, tuple[str, ...]], ...]) -> type[ToolTasksOutput]:
     draft = _task_schema(subcategory, signature, 0)
-    return create_model(_class_name(subcategory, signature, "Tasks"), __base__=ToolTasksOutput, tasks=(list[draft], Field(min_length=1, max_length=5)))  # type: ignore[valid-type]
+    return create_model(
+        _class_name(subcategory, signature, "Tasks"),
+        __base__=ToolTasksOutput,
+        tasks=(list[draft], Field(min_length=1, max_length=5)),
+    )  # type: ignore[valid-type]
 
 
 def feasible(subcategory: str, tools: list[ToolSpec]) -> bool:

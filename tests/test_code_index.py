@@ -65,7 +65,10 @@ def test_python_chunks_have_qualified_names_and_exact_lines() -> None:
 
 def test_other_languages_fall_back_to_definition_patterns_then_windows() -> None:
     go = chunk_code("t.go", GO, "go")
-    assert [(c.name, c.kind, c.start_line) for c in go] == [("ReverseString", "definition", 3), ("Increment", "definition", 7)]
+    assert [(c.name, c.kind, c.start_line) for c in go] == [
+        ("ReverseString", "definition", 3),
+        ("Increment", "definition", 7),
+    ]
     broken = "def ok(:\n" + "x = 1\n" * 50
     windows = chunk_code("b.py", "\n".join(["x = 1"] * 50), "python")
     assert [c.kind for c in windows] == ["window", "window"] and windows[1].start_line == 41
@@ -86,7 +89,9 @@ def test_code_seeds_load_code_only_and_refuse_binary_and_invalid_utf8(tmp_path: 
         load_code_seeds(REPO / "examples" / "seeds")
 
 
-def test_index_build_is_incremental_and_query_finds_the_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_index_build_is_incremental_and_query_finds_the_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     embedded: list[str] = []
     real = embedding.embed_texts
 
@@ -110,7 +115,9 @@ def test_index_build_is_incremental_and_query_finds_the_function(tmp_path: Path,
     (tree / "text.go").write_text(GO.replace("ReverseString", "UpperString"))
     changed = index.build(tree)
     assert (changed.embedded_files, changed.chunks_embedded, changed.chunks_total) == (1, 2, 6)
-    assert len(embedded) == 2 and all("Increment" in t or "UpperString" in t for t in embedded)  # the changed file alone
+    assert len(embedded) == 2 and all(
+        "Increment" in t or "UpperString" in t for t in embedded
+    )  # the changed file alone
 
     hits = index.query("compute the area of a round shape", k=3)
     assert hits[0].name == "circle_area" and hits[0].start_line == 5 and hits[0].path.endswith("geometry.py")
@@ -128,7 +135,9 @@ def test_index_commands(tmp_path: Path) -> None:
     built = runner.invoke(app, ["index", "build", "--seeds", str(tree), "--index", str(tmp_path / "ix")])
     assert built.exit_code == 0, built.stderr
     assert "2 files: 2 embedded (6 chunks)" in built.stdout
-    found = runner.invoke(app, ["index", "query", "send a message by email", "-k", "1", "--index", str(tmp_path / "ix")])
+    found = runner.invoke(
+        app, ["index", "query", "send a message by email", "-k", "1", "--index", str(tmp_path / "ix")]
+    )
     assert found.exit_code == 0 and "geometry.py:16" in found.stdout and "Invoice.send_email" in found.stdout
     missing = runner.invoke(app, ["index", "query", "x", "--index", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "no code index here" in missing.stderr and "Traceback" not in missing.stderr

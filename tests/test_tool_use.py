@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 from autogen_core import FunctionCall
-from autogen_core.models import AssistantMessage, CreateResult, FunctionExecutionResult, FunctionExecutionResultMessage, RequestUsage
+from autogen_core.models import (
+    AssistantMessage,
+    CreateResult,
+    FunctionExecutionResult,
+    FunctionExecutionResultMessage,
+    RequestUsage,
+)
 from autogen_ext.models.replay import ReplayChatCompletionClient
 from typer.testing import CliRunner
 
@@ -72,7 +78,10 @@ def test_a_sound_conversation_passes_the_checks() -> None:
 @pytest.mark.parametrize(
     ("bad_call", "problem"),
     [
-        (call("celsius_to_fahrenheit", {"celsius": 25, "precision": 2}), "Additional properties are not allowed ('precision'"),
+        (
+            call("celsius_to_fahrenheit", {"celsius": 25, "precision": 2}),
+            "Additional properties are not allowed ('precision'",
+        ),
         (call("convert_temperature", {"celsius": 25}), "calls 'convert_temperature', which is not in the toolset"),
         (call("celsius_to_fahrenheit", {"celsius": "twenty-five"}), "celsius: 'twenty-five' is not of type 'number'"),
         (call("celsius_to_fahrenheit", {}), "'celsius' is a required property"),
@@ -94,17 +103,34 @@ def test_a_missing_parameter_task_may_not_invent_the_withheld_value() -> None:
              Message(role="tool", content="77.0", tool_call_id="c1"), Message(role="assistant", content="77 F.")]  # fmt: skip
     assert check_conversation(asked, TOOLS, draft, "single_api_missing_params") == []
     invented = [asked[0], call("celsius_to_fahrenheit", {"celsius": 20}), *asked[4:]]
-    assert any("invents the withheld 'celsius'" in p for p in check_conversation(invented, TOOLS, draft, "single_api_missing_params"))
+    assert any(
+        "invents the withheld 'celsius'" in p
+        for p in check_conversation(invented, TOOLS, draft, "single_api_missing_params")
+    )
     wrong_value = [*asked[:3], call("celsius_to_fahrenheit", {"celsius": 30}), *asked[4:]]
-    assert any("not the value the user gave" in p for p in check_conversation(wrong_value, TOOLS, draft, "single_api_missing_params"))
+    assert any(
+        "not the value the user gave" in p
+        for p in check_conversation(wrong_value, TOOLS, draft, "single_api_missing_params")
+    )
 
 
 def test_a_missing_api_task_calls_no_absent_api_and_says_what_it_cannot_do() -> None:
-    draft = ToolTaskDraft(request="Book me a flight to Oslo.", apis=[],
-                          missing_apis=[{"name": "book_flight", "description": "Books a flight."}])  # type: ignore[list-item]
-    says = [Message(role="user", content=draft.request), Message(role="assistant", content="I cannot book flights with my tools.")]
+    draft = ToolTaskDraft(
+        request="Book me a flight to Oslo.",
+        apis=[],
+        missing_apis=[{"name": "book_flight", "description": "Books a flight."}],
+    )  # type: ignore[list-item]
+    says = [
+        Message(role="user", content=draft.request),
+        Message(role="assistant", content="I cannot book flights with my tools."),
+    ]
     assert check_conversation(says, TOOLS, draft, "missing_single_api") == []
-    calls_it = [says[0], call("book_flight", {"to": "Oslo"}), Message(role="tool", content="x", tool_call_id="c1"), says[1]]
+    calls_it = [
+        says[0],
+        call("book_flight", {"to": "Oslo"}),
+        Message(role="tool", content="x", tool_call_id="c1"),
+        says[1],
+    ]
     problems = check_conversation(calls_it, TOOLS, draft, "missing_single_api")
     assert "calls the absent API 'book_flight'" in problems
     pretends = [says[0], Message(role="assistant", content="Done, your flight is booked.")]
@@ -116,7 +142,9 @@ def test_a_missing_api_task_calls_no_absent_api_and_says_what_it_cannot_do() -> 
 def test_task_checks_and_schemas_hold_the_type_promise() -> None:
     schema = task_schema("single_api_missing_params", TOOLS).model_json_schema()
     assert schema["properties"]["withheld"]["minItems"] == 1
-    listed = ToolTaskDraft(request="Book me a flight please.", missing_apis=[{"name": "parse_duration", "description": "x"}])  # type: ignore[list-item]
+    listed = ToolTaskDraft(
+        request="Book me a flight please.", missing_apis=[{"name": "parse_duration", "description": "x"}]
+    )  # type: ignore[list-item]
     assert any("absent from the list" in p for p in check_task(listed, "missing_single_api", TOOLS))
     gives_it = ToolTaskDraft(request="Convert 25 degrees.", apis=["celsius_to_fahrenheit"], follow_up="25",
                              withheld=[Withheld(api="celsius_to_fahrenheit", parameter="celsius", value="25")])  # fmt: skip
@@ -132,7 +160,9 @@ def test_local_tool_calls_are_constrained_per_tool_and_parsed_into_function_call
     first = grammar["anyOf"][0]["properties"]
     assert first["name"] == {"const": "celsius_to_fahrenheit"} and first["arguments"]["required"] == ["celsius"]
     assert len(grammar["anyOf"]) == 3  # two tools, or a reply
-    content, finish = _as_call('{"name": "parse_duration", "arguments": {"text": "15m"}}', {"parse_duration"}, True, "stop")
+    content, finish = _as_call(
+        '{"name": "parse_duration", "arguments": {"text": "15m"}}', {"parse_duration"}, True, "stop"
+    )
     assert finish == "function_calls" and isinstance(content, list)
     assert (content[0].name, json.loads(content[0].arguments)) == ("parse_duration", {"text": "15m"})
     assert _as_call('{"reply": "Which unit?"}', {"parse_duration"}, True, "stop") == ("Which unit?", "stop")
@@ -148,7 +178,10 @@ def test_local_tool_calls_are_constrained_per_tool_and_parsed_into_function_call
 
 
 def tool_use_env(scripts: dict[str, Sequence[str | CreateResult]], index: CodeIndex | None = None) -> FlowEnv:
-    clients = {role: ReplayChatCompletionClient(list(script), model_info=ModelSpec().model_info()) for role, script in scripts.items()}
+    clients = {
+        role: ReplayChatCompletionClient(list(script), model_info=ModelSpec().model_info())
+        for role, script in scripts.items()
+    }
 
     def factory(model_spec: ModelSpec, sampling: Sampling) -> ReplayChatCompletionClient:
         return clients[model_spec.model]
@@ -241,5 +274,7 @@ def test_tool_use_run_through_the_cli_on_the_fake_server(tmp_path: Path, monkeyp
 
 
 def test_tool_use_refuses_a_folder_without_code(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["run", "tool_use", "--seeds", str(REPO / "examples" / "seeds"), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app, ["run", "tool_use", "--seeds", str(REPO / "examples" / "seeds"), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 2 and "holds no code files" in result.stderr and "Traceback" not in result.stderr

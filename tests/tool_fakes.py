@@ -113,7 +113,11 @@ def tool_use_responder(request: dict[str, Any]) -> str | dict[str, Any]:
     tools = [t["function"]["name"] for t in request.get("tools") or []]
     if tools == ["search_code"] and not any(m["role"] == "tool" for m in request["messages"]):
         call = {"name": "search_code", "arguments": json.dumps({"query": "weather station temperature"})}
-        return {"role": "assistant", "content": None, "tool_calls": [{"id": "call_s", "type": "function", "function": call}]}
+        return {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "call_s", "type": "function", "function": call}],
+        }
     if tools and tools != ["search_code"]:
         return _assistant(request)
     schema = _schema(request)

@@ -76,7 +76,11 @@ class ToolUse:
             added, _ = await retrieve_apis(env, log, tools, env.resources["code_index"], pick["api_retriever"])
             growth = "retrieved" if added else "none"
             if not added:
-                growth = "reconstructed" if await reconstruct_apis(env, log, tools, pick["library_reconstructor"]) else "none"
+                growth = (
+                    "reconstructed"
+                    if await reconstruct_apis(env, log, tools, pick["library_reconstructor"])
+                    else "none"
+                )
         tasks = []
         if tools:
             for writer, sub in pick_task_writers(env, rng, tools):

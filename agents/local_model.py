@@ -153,14 +153,31 @@ def _tool_prompt(schemas: Sequence[ToolSchema], may_reply: bool) -> str:
     return "\n".join(lines)
 
 
+# A small model may run on inside a string argument until max_tokens cuts the call in half.
+TOOL_ARGUMENT_MAX_LENGTH = 120
+
+
+def _bounded_strings(schema: Any) -> Any:
+    """The schema with every string given a short maxLength (the grammar's copy only)."""
+    if isinstance(schema, dict):
+        bounded = {key: _bounded_strings(value) for key, value in schema.items()}
+        if bounded.get("type") == "string" and "enum" not in bounded:
+            bounded["maxLength"] = min(bounded.get("maxLength", TOOL_ARGUMENT_MAX_LENGTH), TOOL_ARGUMENT_MAX_LENGTH)
+        return bounded
+    if isinstance(schema, list):
+        return [_bounded_strings(item) for item in schema]
+    return schema
+
+
 def _tool_grammar(schemas: Sequence[ToolSchema], reply: dict[str, Any] | None) -> dict[str, Any]:
-    """One call to one of the tools, with that tool's arguments; or `reply` when the model may answer."""
+    """One call to one of the tools, with that tool's arguments (strings kept short); or `reply`
+    when the model may answer."""
     options: list[dict[str, Any]] = [
         {
             "type": "object",
             "properties": {
                 "name": {"const": schema["name"]},
-                "arguments": grammar_safe(dict(schema.get("parameters") or {"type": "object", "properties": {}})),
+                "arguments": _bounded_strings(dict(schema.get("parameters") or {"type": "object", "properties": {}})),
             },
             "required": ["name", "arguments"],
         }

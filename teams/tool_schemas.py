@@ -14,12 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from teams.schemas import Short
-
 IDENTIFIER = r"^[a-z][a-z0-9_]{1,40}$"
 ParamType = Literal["string", "integer", "number", "boolean", "array"]
 ReturnType = Literal["string", "integer", "number", "boolean", "array", "object"]
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
+# Short bounds keep a constrained decoder's grammar small (and fast) and a small model from rambling.
+Brief = Annotated[str, Field(min_length=1, max_length=120)]
 
 
 # --- what agents write ------------------------------------------------------------------------
@@ -28,28 +28,28 @@ Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
 class ParameterDoc(BaseModel):
     name: Identifier
     type: ParamType
-    description: Short
+    description: Brief
     required: bool
 
 
 class ReturnDoc(BaseModel):
     type: ReturnType
-    description: Short
+    description: Brief
 
 
 class ApiDoc(BaseModel):
     """One API as an agent documents it."""
 
     name: Identifier
-    description: Short
-    parameters: list[ParameterDoc] = Field(max_length=6)
+    description: Brief
+    parameters: list[ParameterDoc] = Field(max_length=4)
     returns: ReturnDoc
 
 
 class ApiListOutput(BaseModel):
     """An API extractor's, retriever's or library reconstructor's APIs."""
 
-    apis: list[ApiDoc] = Field(min_length=1, max_length=6)
+    apis: list[ApiDoc] = Field(min_length=1, max_length=4)
 
 
 class SimulatedResult(BaseModel):
@@ -152,20 +152,20 @@ TASK_SHAPES: dict[str, TaskShape] = {
 class Withheld(BaseModel):
     api: str
     parameter: str
-    value: Short = Field(description="what the user answers when the assistant asks for it")
+    value: Brief = Field(description="what the user answers when the assistant asks for it")
 
 
 class MissingApi(BaseModel):
     name: Identifier
-    description: Short
+    description: Brief
 
 
 class ToolTaskDraft(BaseModel):
     """A user task over the toolset, with what it promises."""
 
-    request: str = Field(min_length=10, description="the user's message")
+    request: str = Field(min_length=10, max_length=600, description="the user's message")
     apis: list[str] = Field(default_factory=list, description="the listed APIs it needs, in call order")
-    superfluous: list[Short] = Field(default_factory=list, description="details given that no parameter takes")
+    superfluous: list[Brief] = Field(default_factory=list, description="details given that no parameter takes")
     withheld: list[Withheld] = Field(default_factory=list, description="required values the user leaves out")
     follow_up: str = Field("", description="the user's later reply that gives the withheld values")
     missing_apis: list[MissingApi] = Field(default_factory=list, description="needed APIs absent from the list")
@@ -218,7 +218,7 @@ def _task_schema(
     low, high = shape.apis
     low = max(low, min(min_apis, high))
     fields: dict[str, Any] = {"apis": (list[names], Field(min_length=low, max_length=high))}
-    fields["superfluous"] = (list[Short], Field(min_length=1, max_length=3)) if shape.superfluous else _none(str)
+    fields["superfluous"] = (list[Brief], Field(min_length=1, max_length=3)) if shape.superfluous else _none(str)
     if shape.withheld:
         required: Any = Literal[tuple(sorted({p for _, params in signature for p in params} or {"value"}))]
         withheld = create_model("WithheldValue", __base__=Withheld, api=(names, ...), parameter=(required, ...))

@@ -243,8 +243,8 @@ def _tasks_schema(subcategory: str, signature: tuple[tuple[str, tuple[str, ...]]
     return create_model(
         _class_name(subcategory, signature, "Tasks"),
         __base__=ToolTasksOutput,
-        tasks=(list[draft], Field(min_length=1, max_length=5)),
-    )  # type: ignore[valid-type]
+        tasks=(list[draft], Field(min_length=1, max_length=5)),  # type: ignore[valid-type]
+    )
 
 
 def feasible(subcategory: str, tools: list[ToolSpec]) -> bool:

@@ -124,6 +124,8 @@ class CodeIndex:
             pending.extend((chunk, digest) for chunk in chunks)
             stats.embedded_files += 1
 
+        # Similar lengths in a batch: less padding for the encoder (as encode() itself sorts).
+        pending.sort(key=lambda item: len(_document(item[0])))
         if progress:
             progress(0, len(pending))
         for start in range(0, len(pending), EMBED_BATCH):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import warnings
 from typing import TYPE_CHECKING, Any
 
 from retrieval.code_index import DEFAULT_INDEX_DIR, CodeIndex
@@ -56,9 +55,6 @@ class ToolUse:
             from taxonomies import TaxonomyError
 
             raise TaxonomyError(f"tool_use task types without a shape in TASK_SHAPES, or the reverse: {missing}")
-        # The openai SDK re-dumps each parsed response and pydantic warns about its own generic
-        # `parsed` field once per schema class; tool use makes many classes (one per toolset).
-        warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
         index = CodeIndex(config.index or DEFAULT_INDEX_DIR)
         return {"code_index": index, "index_stats": index.build(config.seeds)}
 

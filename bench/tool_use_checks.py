@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -36,7 +37,7 @@ def figures(folder: Path) -> dict[str, object]:
     for team in attempts:
         for reason in str(team.get("error") or "").split("; "):
             if reason:
-                reasons[reason.split("'")[0].strip()] += 1
+                reasons[re.sub(r"'[^']*'", "X", reason)] += 1
     passed = sum(1 for t in attempts if t["status"] == "ok")
     return {
         "tasks": len(tasks),

@@ -73,6 +73,14 @@ def check_task(draft: ToolTaskDraft, subcategory: str, tools: Sequence[ToolSpec]
     return problems
 
 
+def _looks_like_a_call(text: str) -> bool:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(value, dict) and "name" in value and "arguments" in value
+
+
 def tool_calls(messages: Sequence[Message]) -> list[tuple[int, str, str]]:
     """(message index, tool name, arguments JSON) of every call, in order."""
     return [
@@ -105,6 +113,8 @@ def check_conversation(messages: Sequence[Message], tools: Sequence[ToolSpec], d
     answered = [m for m in messages if m.role == "assistant" and not m.tool_calls and m.content.strip()]
     if not answered or messages[-1].role != "assistant" or messages[-1].tool_calls:
         problems.append("the conversation does not end with the assistant's answer")
+    elif _looks_like_a_call(messages[-1].content):
+        problems.append("the answer is a tool call written as text, not an answer")
 
     if shape.missing:
         absent = {m.name for m in draft.missing_apis}

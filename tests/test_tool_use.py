@@ -94,6 +94,17 @@ def test_checks_reject_bad_calls(bad_call: Message, problem: str) -> None:
     assert any(problem in p for p in problems), problems
 
 
+def test_an_answer_that_is_a_call_written_as_text_is_rejected() -> None:
+    fake_answer = '{"name": "celsius_to_fahrenheit", "arguments": {"celsius": 25}}'
+    problems = check_conversation(
+        conversation(call("celsius_to_fahrenheit", {"celsius": 25}), answer=fake_answer),
+        TOOLS,
+        ONE_API,
+        "single_api_all_params",
+    )
+    assert problems == ["the answer is a tool call written as text, not an answer"]
+
+
 def test_a_missing_parameter_task_may_not_invent_the_withheld_value() -> None:
     draft = ToolTaskDraft(request="Convert the temperature for me.", apis=["celsius_to_fahrenheit"],
                           withheld=[Withheld(api="celsius_to_fahrenheit", parameter="celsius", value="25")],

@@ -46,7 +46,9 @@ def test_tool_use_on_the_embedded_model_with_one_small_code_seed(tmp_path: Path)
     # the retriever called its search tool through the grammar, and the search ran
     retrieval = [t for t in transcript.teams if t.step == "retrieve_apis"]
     assert retrieval and any(m.type == "ToolCallExecutionEvent" for t in retrieval for m in t.messages)
-    records = [Record.model_validate_json(line) for line in (folder / "records.jsonl").read_text().splitlines() if line]
+    written = folder / "records.jsonl"
+    lines = written.read_text().splitlines() if written.exists() else []  # no record: no file
+    records = [Record.model_validate_json(line) for line in lines if line]
     assert len(records) == seed["records"] == info["totals"]["records"]
     for record in records:
         tools = [ToolSpec(name=t["function"]["name"], description="", parameters=t["function"]["parameters"],

@@ -271,6 +271,12 @@ class LocalChatCompletionClient(ChatCompletionClient):
             schemas = [s for s in schemas if s["name"] == tool_choice.name]
         may_reply = tool_choice == "auto"
         response_format = _response_format(json_output)
+        # The answer after tool results (AutoGen's reflection: no tools) is also a {"reply": ...}:
+        # free text there, a small model imitates the calls it sees and answers with one.
+        after_tools = any(isinstance(m, FunctionExecutionResultMessage) for m in messages)
+        reply_only = not schemas and json_output is None and after_tools
+        if reply_only:
+            response_format = {"type": "json_object", "schema": _REPLY}
         if schemas:
             reply = (response_format or {}).get("schema", _REPLY) if may_reply else None
             response_format = {"type": "json_object", "schema": _tool_grammar(schemas, reply)}
@@ -295,7 +301,7 @@ class LocalChatCompletionClient(ChatCompletionClient):
         finish = _finish(choice.get("finish_reason"))
         if response_format:
             content = normalise_json(str(content))
-        if schemas:
+        if schemas or reply_only:
             content, finish = _as_call(str(content), {s["name"] for s in schemas}, json_output is None, finish)
         usage = RequestUsage(
             prompt_tokens=response["usage"]["prompt_tokens"],

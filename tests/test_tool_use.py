@@ -289,3 +289,43 @@ def test_tool_use_refuses_a_folder_without_code(tmp_path: Path) -> None:
         app, ["run", "tool_use", "--seeds", str(REPO / "examples" / "seeds"), "--out", str(tmp_path)]
     )
     assert result.exit_code == 2 and "holds no code files" in result.stderr and "Traceback" not in result.stderr
+
+
+class _ScriptedEngine:
+    """Stands in for llama.cpp: answers each call with the next text, keeps what it was asked."""
+
+    n_ctx = 8192
+
+    def __init__(self, *answers: str):
+        self.answers = list(answers)
+        self.calls: list[dict[str, object]] = []
+
+    def complete(self, **kwargs: object) -> dict[str, object]:
+        self.calls.append(kwargs)
+        return {"choices": [{"message": {"content": self.answers.pop(0)}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 4}}  # fmt: skip
+
+
+async def test_the_local_client_turns_tools_into_a_grammar_and_its_output_into_calls_then_a_reply() -> None:
+    from autogen_core.models import UserMessage
+
+    from agents.local_model import LocalChatCompletionClient
+
+    engine = _ScriptedEngine(
+        '{"name": "parse_duration", "arguments": {"text": "15m"}}', '{"reply": "That is 900 seconds."}'
+    )
+    client = LocalChatCompletionClient(engine, Sampling(), ModelSpec().model_info())  # type: ignore[arg-type]
+    schemas = [t.openai()["function"] for t in TOOLS]
+    asked = [UserMessage(content="How long is 15m in seconds?", source="user")]
+    first = await client.create(asked, tools=schemas)
+    assert first.finish_reason == "function_calls" and isinstance(first.content, list)
+    (function_call,) = first.content
+    grammar = engine.calls[0]["response_format"]["schema"]  # type: ignore[index]
+    assert [o["properties"].get("name") for o in grammar["anyOf"]] == [
+        {"const": "celsius_to_fahrenheit"}, {"const": "parse_duration"}, None]  # fmt: skip
+    assert "You can call these tools" in engine.calls[0]["messages"][0]["content"]  # type: ignore[index]
+    history = [*asked, AssistantMessage(content=[function_call], source="a"), FunctionExecutionResultMessage(
+        content=[FunctionExecutionResult(call_id=function_call.id, content="900", name="parse_duration")])]  # fmt: skip
+    answer = await client.create(history, tool_choice="none")  # AutoGen's reflection after the tools ran
+    assert answer.content == "That is 900 seconds."
+    assert engine.calls[1]["response_format"]["schema"]["required"] == ["reply"]  # type: ignore[index]

@@ -5,8 +5,9 @@ embedded model over the example code seeds with the light settings of examples/t
     .venv/bin/python bench/tool_use_checks.py --run RUN_ID --out DIR      # read an existing run
 
 A sample is one task's conversation; each attempt is checked, failing ones retried up to
-max_attempts. Printed: tasks, tasks kept (records), the share of conversation attempts that
-passed, and the most common reasons for failing.
+max_attempts. Printed: tasks, tasks whose conversation passed the checks (and their share), records
+kept after the run's quality gate, the share of conversation attempts that passed, and the most
+common reasons for failing.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def figures(folder: Path) -> dict[str, object]:
     for path in (folder / "transcripts").glob("*.json"):
         for team in json.loads(path.read_text())["teams"]:
             if team["step"].startswith("conversation:"):
-                attempts.append(team)
+                attempts.append({**team, "_seed": path.stem})
                 tasks.add((path.stem, team["step"]))
     records = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines() if line] if (
         folder / "records.jsonl").exists() else []  # fmt: skip
@@ -39,10 +40,12 @@ def figures(folder: Path) -> dict[str, object]:
             if reason:
                 reasons[re.sub(r"'[^']*'", "X", reason)] += 1
     passed = sum(1 for t in attempts if t["status"] == "ok")
+    tasks_passing = {(t["_seed"], t["step"]) for t in attempts if t["status"] == "ok"}
     return {
         "tasks": len(tasks),
-        "records": len(records),
-        "task_share_kept": round(len(records) / len(tasks), 3) if tasks else 0.0,
+        "tasks_passing_checks": len(tasks_passing),
+        "task_share_passing": round(len(tasks_passing) / len(tasks), 3) if tasks else 0.0,
+        "records": len(records),  # after the run's quality gate (duplicates dropped)
         "conversation_attempts": len(attempts),
         "attempt_share_passing": round(passed / len(attempts), 3) if attempts else 0.0,
         "by_task_type": dict(Counter(r["subcategory"] for r in records)),

@@ -63,8 +63,17 @@ class Verdict(BaseModel):
         return self.score >= self.threshold
 
 
+def _turn_text(message: Message) -> str:
+    """One turn as the judge reads it; an assistant's tool calls are part of what it said."""
+    text = f"[{message.role}]\n{message.content}"
+    for call in message.tool_calls or []:
+        function = call.get("function", {})
+        text += f"\n(calls {function.get('name')} with {function.get('arguments')})"
+    return text
+
+
 def _example_text(messages: Sequence[Message], meta: dict[str, Any]) -> str:
-    turns = "\n\n".join(f"[{m.role}]\n{m.content}" for m in messages)
+    turns = "\n\n".join(_turn_text(m) for m in messages)
     refinement = meta.get("refinement") or {}
     note = ""
     if refinement.get("goal") == "make_unanswerable":

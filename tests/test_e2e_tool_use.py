@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 def test_tool_use_on_the_embedded_model_with_one_small_code_seed(tmp_path: Path) -> None:
     config = tmp_path / "light.yaml"
     config.write_text(
-        "flow: {specialists_per_seed: 1, instructions_per_writer: 1, refinement_rounds: 0, max_attempts: 1}\n"
+        "flow: {specialists_per_seed: 1, instructions_per_writer: 1, refinement_rounds: 0, max_attempts: 1, judge_threshold: 1}\n"
     )
     done = subprocess.run(
         [sys.executable, "-m", "teams.cli", "run", "tool_use", "--seeds", str(REPO / "examples" / "code" / "units.py"),
@@ -58,5 +58,6 @@ def test_tool_use_on_the_embedded_model_with_one_small_code_seed(tmp_path: Path)
             {**record.meta["task"], "request": record.messages[0].content, "follow_up": follow_up}
         )
         assert check_conversation(record.messages, tools, draft, record.subcategory) == []
+        assert record.meta["judge"]["score"] >= 1  # judged like every other skill
     if seed["status"] == "failed":
         assert seed["reason"]

@@ -257,6 +257,9 @@ def test_tool_use_run_through_the_cli_on_the_fake_server(tmp_path: Path, monkeyp
     lines = (folder / "records.jsonl").read_text().splitlines()
     records = [Record.model_validate_json(line) for line in lines]
     assert len(records) == info["totals"]["records"] >= 6
+    assert all(r.meta["judge"]["score"] == 4 for r in records)  # judged like every other skill
+    transcript = SeedTranscript.model_validate_json(next((folder / "transcripts").glob("*.json")).read_text())
+    assert transcript.teams[-1].flow == "judge"
     assert {r.subcategory for r in records} <= {s.name for s in load_taxonomy("tool_use").subcategories}
     for record, line in zip(records, lines, strict=True):
         assert record.tools and all(t["type"] == "function" for t in record.tools)

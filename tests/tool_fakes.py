@@ -9,7 +9,7 @@ import re
 from itertools import count
 from typing import Any
 
-from tests.fakes import _schema, _task_text
+from tests.fakes import _schema, _task_text, judge_json, schema_kind
 
 _n = count(1)
 BRIEF = re.compile(r"^- (\w+)\((.*?)\) ->", re.M)
@@ -121,6 +121,8 @@ def tool_use_responder(request: dict[str, Any]) -> str | dict[str, Any]:
     if tools and tools != ["search_code"]:
         return _assistant(request)
     schema = _schema(request)
+    if schema_kind(request) == "judge":
+        return judge_json(4, list(schema["properties"]))
     fields = set(schema.get("properties", {}))
     task = _task_text(request)
     if fields == {"apis"}:

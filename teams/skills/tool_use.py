@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from retrieval.code_index import DEFAULT_INDEX_DIR, CodeIndex
 from retrieval.seeds import Seed, load_code_seeds
 from teams.flows import FlowEnv, SeedLog, weighted_pick
+from teams.judge import judge_records, pick_judge
 from teams.run_folder import SeedStatus
 from teams.schemas import AnswerOutput, Instruction, Message, Record
 from teams.tool_flows import (
@@ -30,7 +31,7 @@ from teams.tool_schemas import TASK_SHAPES
 if TYPE_CHECKING:
     from teams.pipeline import RunConfig, SeedOutcome
 
-FLOW_ORDER = ["content_transformation", "instruction_generation", "refinement", "answer"]
+FLOW_ORDER = ["content_transformation", "instruction_generation", "refinement", "answer", "judge"]
 
 
 class ToolUse:
@@ -113,15 +114,22 @@ class ToolUse:
             }  # fmt: skip
             records.append(Record(id=f"{seed.id}-{task.key}", skill=self.name, subcategory=task.subcategory,
                                   messages=messages, tools=[t.openai() for t in tools], meta=meta))  # fmt: skip
+        dropped: list[Record] = []
+        judge = pick_judge(env, rng)
+        if records and judge is not None:
+            records, dropped = await judge_records(env, log, records, judge)
+            log.transcript.teams.sort(key=lambda team: FLOW_ORDER.index(team.flow))
         reason = None
-        if not records:
+        if not records and not dropped:
             last = log.failures[-1] if log.failures else None
             reason = f"{last.flow}: {last.reason}" if last else "no task survived the checks"
         status = SeedStatus(
-            id=seed.id, source=seed.source, chunk=seed.chunk, status="done" if records else "failed",
-            records=len(records), tokens=log.tokens, reason=reason, failures=[f.model_dump() for f in log.failures],
+            id=seed.id, skill=self.name, source=seed.source, chunk=seed.chunk,
+            status="done" if records or dropped else "failed", records=len(records), tokens=log.tokens,
+            reason=reason, failures=[f.model_dump() for f in log.failures],
+            dropped={"judge": len(dropped)} if dropped else {},
         )  # fmt: skip
-        return SeedOutcome(seed=seed, records=records, status=status, transcript=log.transcript)
+        return SeedOutcome(seed=seed, records=records, status=status, transcript=log.transcript, dropped=dropped)
 
 
 def _taxonomy() -> Any:

@@ -14,7 +14,10 @@ from typing import Any
 from autogen_core.models import ChatCompletionClient, ModelFamily, ModelInfo
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.cache import CachedClient, RequestCache
+from agents.limits import EndpointLimiter, EndpointLimits, LimitedClient
 from agents.personas import Sampling
+from agents.usage import MeteredClient, UsageMeter
 
 LOCAL = "local"
 LOCAL_MODEL_LABEL = "local:SmolLM2-135M-Instruct-Q4_1"
@@ -35,8 +38,9 @@ class ModelSpec(BaseModel):
     api_key_env: str = "OPENAI_API_KEY"
     structured_output: bool = True
     function_calling: bool = True
-    timeout: float = Field(120.0, gt=0)
-    max_retries: int = Field(2, ge=0)
+    timeout: float = Field(120.0, gt=0, description="seconds per call")
+    max_retries: int = Field(2, ge=0, description="retries per call on overload and transient errors")
+    limits: EndpointLimits = Field(default_factory=EndpointLimits)
 
     @property
     def is_local(self) -> bool:
@@ -45,6 +49,13 @@ class ModelSpec(BaseModel):
     @property
     def label(self) -> str:
         return LOCAL_MODEL_LABEL if self.is_local else self.model
+
+    @property
+    def endpoint(self) -> str:
+        """Base URL + model: what limits and the cache are keyed by."""
+        if self.is_local:
+            return LOCAL_MODEL_LABEL
+        return f"{self.base_url or os.environ.get('OPENAI_BASE_URL') or 'https://api.openai.com/v1'}#{self.model}"
 
     def model_info(self) -> ModelInfo:
         return ModelInfo(
@@ -86,8 +97,9 @@ def _build_openai(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
         "temperature": sampling.temperature,
         "top_p": sampling.top_p,
         "max_tokens": sampling.max_tokens,
-        "timeout": spec.timeout,
-        "max_retries": spec.max_retries,
+        # retries and the per-call timeout are owned by agents.limits; the SDK's are a backstop
+        "timeout": spec.timeout + 30,
+        "max_retries": 0,
     }
     if base_url:
         kwargs["base_url"] = base_url
@@ -106,28 +118,69 @@ def build_client(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
 
 class ModelPool:
     """Clients shared by every agent of a run, one per (spec, sampling) pair; each persona
-    has its own sampling settings, and AutoGen clients carry them at construction."""
+    has its own sampling settings, and AutoGen clients carry them at construction.
+
+    Each client is a stack: usage metering (per role) -> request cache -> endpoint limits ->
+    the backend. The limiter is shared by every client of one endpoint (base URL + model), so
+    its limits hold whatever the personas' sampling; the embedded model needs none (one call
+    at a time by construction). Set `cache` and `meter` before the first client is made.
+    """
 
     def __init__(
-        self, specs: dict[str, ModelSpec], factory: Callable[[ModelSpec, Sampling], ChatCompletionClient] = build_client
+        self,
+        specs: dict[str, ModelSpec],
+        factory: Callable[[ModelSpec, Sampling], ChatCompletionClient] = build_client,
+        *,
+        cache: RequestCache | None = None,
+        meter: UsageMeter | None = None,
     ):
         if "default" not in specs:
             specs = {**specs, "default": ModelSpec()}
         self.specs = specs
+        self.cache = cache
+        self.meter = meter
         self._factory = factory
         self._clients: dict[str, ChatCompletionClient] = {}
+        self._metered: dict[str, ChatCompletionClient] = {}
+        self.limiters: dict[str, EndpointLimiter] = {}
 
     def spec_for(self, model_role: str) -> ModelSpec:
         return self.specs.get(model_role) or self.specs["default"]
+
+    def limiter_for(self, spec: ModelSpec) -> EndpointLimiter:
+        """The first spec that names an endpoint sets its limits."""
+        if spec.endpoint not in self.limiters:
+            self.limiters[spec.endpoint] = EndpointLimiter(spec.endpoint, spec.limits)
+        return self.limiters[spec.endpoint]
+
+    def _build(self, spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
+        client = self._factory(spec, sampling)
+        if not spec.is_local:
+            client = LimitedClient(
+                client, self.limiter_for(spec), timeout=spec.timeout, max_retries=spec.max_retries,
+                max_tokens=sampling.max_tokens,
+            )  # fmt: skip
+        if self.cache is not None:
+            identity = {"endpoint": spec.endpoint, "model": spec.label, "sampling": sampling.model_dump(mode="json")}
+            client = CachedClient(client, self.cache, identity)
+        return client
 
     def client_for(self, model_role: str, sampling: Sampling) -> ChatCompletionClient:
         spec = self.spec_for(model_role)
         key = spec.model_dump_json() + sampling.model_dump_json()
         if key not in self._clients:
-            self._clients[key] = self._factory(spec, sampling)
-        return self._clients[key]
+            self._clients[key] = self._build(spec, sampling)
+        if self.meter is None:
+            return self._clients[key]
+        role_key = f"{model_role}\n{key}"
+        if role_key not in self._metered:
+            self._metered[role_key] = MeteredClient(self._clients[key], self.meter, model_role, spec.label)
+        return self._metered[role_key]
 
     async def close(self) -> None:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+        self._metered.clear()
+        if self.cache is not None:
+            self.cache.close()

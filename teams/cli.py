@@ -2,7 +2,7 @@
 
 Bad input ends with one line on stderr naming the problem and exit code 2, never a traceback.
 Exit codes of `run`: 0 completed, 3 completed with some seeds failed, 1 no seed succeeded,
-2 bad input, 130 stopped by Ctrl-C (what was done is kept).
+2 bad input, 4 stopped by --max-cost/--max-tokens, 130 stopped by Ctrl-C (what was done is kept).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from teams.mixing import MIXED, parse_skills, resolve_skill
 from teams.pipeline import ROLES, PreparedRun, RunConfig, SeedOutcome, run_pipeline
 from teams.quality import QualityError, QualitySettings
 from teams.run_folder import RunFolder, RunFolderError, RunInfo, list_runs
+from teams.scale import dry_run_estimate, resume_config, use_ray
 
 
 class ExportFormat(StrEnum):
@@ -80,7 +81,7 @@ USER_ERRORS = (
     CodeIndexError,
     EmbeddingError,
 )
-EXIT_BY_STATUS = {"completed": 0, "completed_with_failures": 3, "failed": 1, "stopped": 130}
+EXIT_BY_STATUS = {"completed": 0, "completed_with_failures": 3, "failed": 1, "stopped": 130, "budget_reached": 4}
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -143,6 +144,14 @@ def build_config(
     quality = dict(data.pop("quality", {}) or {})
     quality.update({k: overrides.pop(k) for k in list(overrides) if k in QualitySettings.model_fields})
     quality = {k: v for k, v in quality.items() if v is not None and v != []}
+    budget = dict(data.pop("budget", {}) or {})
+    for key in ("max_cost", "max_tokens"):
+        if overrides.get(key) is not None:
+            budget[key] = overrides[key]
+        overrides.pop(key, None)
+    if overrides.pop("no_cache", False):
+        data["cache"] = False
+    data["budget"] = budget
     data.update({k: v for k, v in overrides.items() if v is not None and v != []})
     if overrides.get("personas"):
         data["personas"] = overrides["personas"]
@@ -163,35 +172,47 @@ def _progress_columns() -> list[Any]:
         MofNCompleteColumn(),
         TextColumn(
             "seeds • {task.fields[records]} records • {task.fields[failed]} failed • {task.fields[tokens]:,} tokens"
+            " • ${task.fields[cost]:.4f}"
         ),
         TimeElapsedColumn(),
     ]
 
 
-def execute_run(config: RunConfig) -> None:
+def execute_run(
+    config: RunConfig, *, resume: bool = False, dry_run: bool = False, sample: int = 3, ray: str | None = None
+) -> None:
     """Validate, then run with a progress bar; print the summary; exit with the run's status code."""
-    prepared = guarded(lambda: PreparedRun(config))
+    prepared = guarded(lambda: PreparedRun(config, resume=resume))
+    if ray is not None:
+        guarded(lambda: use_ray(prepared, ray))
     logger.remove()
     logger.add(lambda m: err_console.print(Text(str(m).rstrip())), level="WARNING", format="{level}: {message}")
     progress = Progress(*_progress_columns(), console=err_console, transient=False)
-    task_id = progress.add_task(config.skill, start=False, total=None, records=0, failed=0, tokens=0)
+    task_id = progress.add_task(config.skill, start=False, total=None, records=0, failed=0, tokens=0, cost=0.0)
 
     def on_start(info: RunInfo) -> None:
         err_console.print(
             f"run [bold]{info.run_id}[/] → {escape(str(config.out / info.run_id))}  (model: {info.models['teacher']})"
         )
-        progress.update(task_id, total=info.totals.seeds)
+        t = info.totals
+        progress.update(
+            task_id, total=t.seeds, completed=t.seeds_done + t.seeds_failed, records=t.records,
+            failed=t.seeds_failed, tokens=t.model_tokens, cost=t.cost,
+        )  # fmt: skip
         progress.start_task(task_id)
 
     def on_seed(outcome: SeedOutcome, info: RunInfo) -> None:
         t = info.totals
         progress.update(
-            task_id, completed=t.seeds_done + t.seeds_failed, records=t.records, failed=t.seeds_failed, tokens=t.tokens
-        )
+            task_id, completed=t.seeds_done + t.seeds_failed, records=t.records, failed=t.seeds_failed,
+            tokens=t.model_tokens, cost=t.cost,
+        )  # fmt: skip
 
     try:
         with progress:
-            folder, info = asyncio.run(run_pipeline(prepared, on_seed=on_seed, on_start=on_start))
+            folder, info = asyncio.run(
+                run_pipeline(prepared, on_seed=on_seed, on_start=on_start, sample=sample if dry_run else None)
+            )
     except KeyboardInterrupt:
         err_console.print("stopped: what was done is kept in the run folder")
         raise typer.Exit(130) from None
@@ -200,13 +221,19 @@ def execute_run(config: RunConfig) -> None:
     t = info.totals
     summary = (
         f"{info.status}: {t.seeds_done} seeds done, {t.seeds_failed} failed, {t.records} records, "
-        f"{t.tokens:,} tokens → {folder.path}"
+        f"{t.calls:,} model calls ({t.cached_calls:,} from the cache), {t.model_tokens:,} tokens, ${t.cost:.4f}"
+        f" → {folder.path}"
     )
     if t.dropped:
         summary += "\ndropped: " + ", ".join(
             f"{count} {why.replace('_', ' ')}" for why, count in sorted(t.dropped.items())
         )
     out_console.print(summary, soft_wrap=True)
+    if dry_run:
+        out_console.print(dry_run_estimate(info, before=len(prepared.committed)), soft_wrap=True)
+        raise typer.Exit(0)
+    if info.stop_reason and info.status != "stopped":
+        err_console.print(f"stopped: {info.stop_reason}; carry on with: agentinstruct run --resume {info.run_id}")
     if info.status == "failed":
         first = next((s["reason"] for s in folder.seeds() if s.get("reason")), "unknown")
         fail(f"no seed produced a record; first reason: {first}", code=1)
@@ -226,7 +253,9 @@ def chosen_skills(skill: str | None, skills: str | None) -> tuple[str, dict[str,
 
 
 def run_command(
-    seeds: Annotated[Path, typer.Option("--seeds", help="A .txt/.md file or a folder of them (tool_use: code files).")],
+    seeds: Annotated[
+        Path | None, typer.Option("--seeds", help="A .txt/.md file or a folder of them (tool_use: code files).")
+    ] = None,
     skill: Annotated[
         str | None, typer.Argument(help="The skill to generate data for, e.g. reading_comprehension (or rc).")
     ] = None,
@@ -288,6 +317,27 @@ def run_command(
     index: Annotated[
         Path | None, typer.Option("--index", help="tool_use: the code index to update and search (default .agentinstruct/index).")
     ] = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Carry on an interrupted run (its id): committed seeds are skipped.")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use the request cache.")] = False,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", help="Stop cleanly once this many US dollars are spent.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", help="Stop cleanly once this many tokens are used.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Run a small sample, then estimate calls, tokens and cost for all seeds.")
+    ] = False,
+    sample: Annotated[int, typer.Option("--sample", help="Seeds in a --dry-run sample.", min=1)] = 3,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray", flag_value="local", is_flag=False,
+            help="Shard seeds across Ray workers; an ADDRESS joins a cluster, alone it starts a local Ray.",
+        ),
+    ] = None,
 ) -> None:
     overrides = {
         "model": model,
@@ -307,10 +357,19 @@ def run_command(
         "decontaminate": decontaminate or [],
         "ngram": ngram,
         "index": index,
+        "max_cost": max_cost,
+        "max_tokens": max_tokens,
+        "no_cache": no_cache,
     }
+    if resume is not None:
+        config = guarded(lambda: resume_config(out, resume, overrides))
+        execute_run(config, resume=True, dry_run=dry_run, sample=sample, ray=ray)
+        return
+    if seeds is None:
+        fail("give a skill and --seeds, or --resume RUN_ID")
     name, weights = guarded(lambda: chosen_skills(skill, skills))
     config = guarded(lambda: build_config(name, seeds, config_file, overrides, weights))
-    execute_run(config)
+    execute_run(config, dry_run=dry_run, sample=sample, ray=ray)
 
 
 app.command(

@@ -9,7 +9,7 @@ import platform
 import random
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -18,8 +18,10 @@ from typing import Any, Literal
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.cache import RequestCache
 from agents.models import ModelPool, ModelSpec
 from agents.personas import PersonaError, PersonaLibrary, Sampling
+from agents.usage import Budget, Price, Usage, UsageMeter
 from retrieval.seeds import Seed, load_seeds
 from taxonomies import Taxonomy, TaxonomyError, load_taxonomy
 from teams.errors import one_line
@@ -39,6 +41,7 @@ from teams.flows import (
 from teams.judge import judge_records, pick_judge
 from teams.mixing import MIXED, assign_skills
 from teams.quality import QualityGate, QualitySettings
+from teams.resume import repair, totals_from
 from teams.run_folder import RunFolder, RunInfo, SeedStatus
 from teams.schemas import Record, SeedTranscript
 from teams.skills import Skill, get_skill
@@ -68,6 +71,10 @@ class RunConfig(BaseModel):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     chunk_chars: int = Field(3000, ge=200)
     index: Path | None = Field(None, description="the code index tool use searches (None: its default folder)")
+    prices: dict[str, Price] = Field(default_factory=dict, description="per model label, $ per 1M tokens")
+    budget: Budget = Field(default_factory=Budget)
+    cache: bool = Field(True, description="the persistent request cache (--no-cache: off)")
+    cache_dir: Path | None = Field(None, description="None: the run folder's cache/; share one to reuse calls across runs")
 
 
 class SeedOutcome(BaseModel):
@@ -236,13 +243,36 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
 
 
 ProgressCallback = Callable[[SeedOutcome, RunInfo], None]
+SeedProcessor = Callable[[Seed], Awaitable[SeedOutcome]]
+
+
+async def process_one(env: FlowEnv, skill: Skill, seed: Seed, config_seed: int, run_id: str) -> SeedOutcome:
+    """One seed, by the skill's own flows if it has them, else the generic ones. The rng depends
+    only on the run's seed and the seed's id, so a resumed or sharded seed makes the same choices
+    (and so the same model calls, which the request cache then answers)."""
+    rng = random.Random(f"{config_seed}:{seed.id}")
+    own_flow = getattr(skill, "process_seed", None)  # a skill with flows of its own
+    if own_flow is not None:
+        outcome: SeedOutcome = await own_flow(env, seed, rng, run_id)
+        return outcome
+    return await process_seed(env, skill, seed, rng, run_id)
+
+
+def evenly(seeds: list[Seed], k: int) -> list[Seed]:
+    """k seeds spread over the list: a dry run's sample."""
+    if k >= len(seeds):
+        return list(seeds)
+    step = len(seeds) / k
+    return [seeds[int(i * step)] for i in range(k)]
 
 
 class PreparedRun:
-    """A run whose inputs were all validated: skill, taxonomy, personas, seeds, models, folder name."""
+    """A run whose inputs were all validated: skill, taxonomy, personas, seeds, models, folder name.
+    With `resume`, the run folder exists: it is repaired and its committed seeds are skipped."""
 
-    def __init__(self, config: RunConfig, pool: ModelPool | None = None):
+    def __init__(self, config: RunConfig, pool: ModelPool | None = None, *, resume: bool = False):
         self.config = config
+        self.resume = resume
         names = list(config.skills) if config.skill == MIXED else [config.skill]
         if not names:
             raise TaxonomyError(f"a '{MIXED}' run needs skills (--skills)")
@@ -274,8 +304,25 @@ class PreparedRun:
             if config.flow.judge_threshold > 0 and not self.library.pool("judge", name):
                 raise PersonaError(f"skill '{name}' has no persona with role 'judge' (or set flow.judge_threshold: 0)")
         self.run_id = config.run_id or new_run_id(config.skill)
-        RunFolder.ensure_new(config.out, self.run_id)
+        self.committed: list[SeedStatus] = []
+        if resume:
+            folder = RunFolder.open(config.out, self.run_id)
+            fixed = repair(folder)
+            self.committed = fixed.seeds
+            if fixed.torn_lines or fixed.orphan_records or fixed.duplicates:
+                logger.info(
+                    "resume {}: removed {} torn lines, {} records of unfinished seeds, {} duplicates",
+                    self.run_id, fixed.torn_lines, fixed.orphan_records, fixed.duplicates,
+                )  # fmt: skip
+        else:
+            RunFolder.ensure_new(config.out, self.run_id)
+        done = {s.id for s in self.committed}
+        self.todo = [seed for seed in self.seeds if seed.id not in done]
+        self.meter = UsageMeter(config.prices, config.budget)
+        cache_dir = config.cache_dir or RunFolder(config.out / self.run_id).cache_path
         self.pool = pool or ModelPool(dict(config.models))
+        self.pool.cache = RequestCache(cache_dir) if config.cache else None
+        self.pool.meter = self.meter
         for role in self.roles:  # a missing key or package fails here, before any work
             self.pool.client_for(role, Sampling())
         if config.flow.judge_threshold > 0:
@@ -284,17 +331,50 @@ class PreparedRun:
         self.resources: dict[str, dict[str, Any]] = {
             name: skill.prepare(config) for name, skill in self.skills.items() if hasattr(skill, "prepare")
         }
+        self.processor: SeedProcessor | None = None  # None: in this process; see teams.ray_runner
+        self.in_flight = config.concurrency  # seeds at once (a Ray run: per worker)
+
+
+def _new_or_resumed_info(run: PreparedRun, folder: RunFolder) -> RunInfo:
+    config = run.config
+    if run.resume:
+        info = folder.info()
+        info.status, info.finished_at, info.stop_reason = "running", None, None
+        info.resumed_at.append(datetime.now(UTC).isoformat(timespec="seconds"))
+        info.totals = totals_from(run.committed, info.totals)
+        run.meter.merge([Usage.model_validate(row) for row in info.totals.usage])
+    else:
+        info = RunInfo(
+            run_id=run.run_id,
+            skill=config.skill,
+            skills=dict(config.skills),
+            command=sys.argv,
+            config=config.model_dump(mode="json"),
+            models={role: run.pool.spec_for(role).label for role in run.roles},
+            versions=_versions(),
+        )
+    info.totals.seeds = len(run.seeds)
+    return info
+
+
+def _account(info: RunInfo, meter: UsageMeter) -> None:
+    totals = info.totals
+    totals.calls, totals.cached_calls = meter.calls, meter.cached_calls
+    totals.model_tokens, totals.cost = meter.tokens, round(meter.cost, 6)
+    totals.usage = [row.model_dump() for row in meter.snapshot()]
 
 
 async def run_pipeline(
     config: RunConfig | PreparedRun,
     on_seed: ProgressCallback | None = None,
     on_start: Callable[[RunInfo], None] | None = None,
+    sample: int | None = None,
 ) -> tuple[RunFolder, RunInfo]:
-    """Run every seed and write the run folder; returns it with its final run.json."""
+    """Run every seed not yet committed and write the run folder; returns it with its final
+    run.json. With `sample`, only that many seeds (a dry run), then the run stops."""
     run = config if isinstance(config, PreparedRun) else PreparedRun(config)
-    config, seeds, run_id, pool = run.config, run.seeds, run.run_id, run.pool
-    folder = RunFolder.create(config.out, run_id)
+    config, run_id, pool = run.config, run.run_id, run.pool
+    folder = RunFolder.open(config.out, run_id) if run.resume else RunFolder.create(config.out, run_id)
     sink = logger.add(folder.log_path, level="DEBUG", enqueue=False)
     gate = run.quality.open(folder)
     route_autogen_logs()
@@ -304,23 +384,20 @@ async def run_pipeline(
         )
         for name, skill in run.skills.items()
     }
-    info = RunInfo(
-        run_id=run_id,
-        skill=config.skill,
-        skills=dict(config.skills),
-        command=sys.argv,
-        config=config.model_dump(mode="json"),
-        models={role: pool.spec_for(role).label for role in run.roles},
-        versions=_versions(),
-    )
-    info.totals.seeds = len(seeds)
+    info = _new_or_resumed_info(run, folder)
+    seeds = evenly(run.todo, sample) if sample is not None else run.todo
     folder.write_info(info)
     logger.info(
-        "run {} started: skill {}, {} seeds, concurrency {}", run_id, config.skill, len(seeds), config.concurrency
-    )
+        "run {} {}: skill {}, {} seeds ({} to do), concurrency {}",
+        run_id, "resumed" if run.resume else "started", config.skill, len(run.seeds), len(seeds), config.concurrency,
+    )  # fmt: skip
     if on_start:
         on_start(info)
 
+    budget_hit = asyncio.Event()
+    run.meter.on_budget = lambda reason: budget_hit.set()
+    if run.meter.budget_reason:
+        budget_hit.set()
     queue: asyncio.Queue[Seed] = asyncio.Queue()
     for seed in seeds:
         queue.put_nowait(seed)
@@ -343,6 +420,8 @@ async def run_pipeline(
         else:
             totals.seeds_failed += 1
             logger.warning("seed {} failed: {}", outcome.seed.id, outcome.status.reason)
+        _account(info, run.meter)
+        folder.write_info(info)  # the usage so far survives a kill
         logger.info(
             "seed {} {}: {} records, {} tokens",
             outcome.seed.id,
@@ -354,39 +433,60 @@ async def run_pipeline(
             on_seed(outcome, info)
 
     async def worker() -> None:
-        while True:
+        while not budget_hit.is_set():
             try:
                 seed = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            rng = random.Random(f"{config.seed}:{seed.id}")
             skill_name = run.assignment[seed.id]
-            skill, env = run.skills[skill_name], envs[skill_name]
-            own_flow = getattr(skill, "process_seed", None)  # a skill with flows of its own
-            if own_flow is not None:
-                commit(await own_flow(env, seed, rng, run_id))
+            if run.processor is not None:
+                outcome = await run.processor(seed)
             else:
-                commit(await process_seed(env, skill, seed, rng, run_id))
+                outcome = await process_one(envs[skill_name], run.skills[skill_name], seed, config.seed, run_id)
+            commit(outcome)
 
     try:
-        await asyncio.gather(*(worker() for _ in range(min(config.concurrency, len(seeds)))))
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(run.in_flight, len(seeds)))]
+        all_done = asyncio.gather(*workers)
+        budget_wait = asyncio.ensure_future(budget_hit.wait())
+        try:
+            waiting: list[asyncio.Future[Any]] = [all_done, budget_wait]
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            budget_wait.cancel()
+            if not all_done.done():  # the budget: seeds in flight are dropped, done again on resume
+                all_done.cancel()
+                await asyncio.gather(all_done, return_exceptions=True)
         totals = info.totals
-        info.status = (
-            "failed" if not totals.seeds_done else "completed_with_failures" if totals.seeds_failed else "completed"
-        )
+        if budget_hit.is_set():
+            info.status, info.stop_reason = "budget_reached", run.meter.budget_reason
+            logger.warning("run {} stopped: {}", run_id, run.meter.budget_reason)
+        else:
+            all_done.result()  # a bug in a worker surfaces here
+            if sample is not None and len(seeds) < len(run.todo):
+                info.status, info.stop_reason = "stopped", f"dry run: a sample of {len(seeds)} seeds"
+            else:
+                info.status = (
+                    "failed"
+                    if not totals.seeds_done
+                    else "completed_with_failures"
+                    if totals.seeds_failed
+                    else "completed"
+                )
     except (asyncio.CancelledError, KeyboardInterrupt):
-        info.status = "stopped"
+        info.status, info.stop_reason = "stopped", "interrupted"
         logger.warning(
             "run {} stopped: {} of {} seeds recorded",
             run_id,
             info.totals.seeds_done + info.totals.seeds_failed,
-            len(seeds),
+            len(run.seeds),
         )
         raise
     finally:
         if info.status == "running":
             info.status = "failed"
         info.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+        _account(info, run.meter)
         folder.write_info(info)
         await pool.close()
         logger.remove(sink)

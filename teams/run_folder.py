@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from teams.schemas import Record, SeedTranscript
 
-RunStatus = Literal["running", "completed", "completed_with_failures", "failed", "stopped"]
+RunStatus = Literal["running", "completed", "completed_with_failures", "failed", "stopped", "budget_reached"]
 
 
 class RunFolderError(ValueError):
@@ -51,6 +51,12 @@ class RunTotals(BaseModel):
     step_failures: int = 0
     tokens: int = 0
     dropped: dict[str, int] = Field(default_factory=dict, description="records dropped, by why (judge, duplicate...)")
+    # every model call, by role and model (agents.usage): calls sent, calls answered by the cache, cost
+    calls: int = 0
+    cached_calls: int = 0
+    model_tokens: int = 0
+    cost: float = 0.0
+    usage: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class RunInfo(BaseModel):
@@ -67,6 +73,8 @@ class RunInfo(BaseModel):
     models: dict[str, str] = Field(default_factory=dict)
     versions: dict[str, str] = Field(default_factory=dict)
     totals: RunTotals = Field(default_factory=RunTotals)
+    stop_reason: str | None = None
+    resumed_at: list[str] = Field(default_factory=list)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -94,6 +102,10 @@ class RunFolder:
     @property
     def log_path(self) -> Path:
         return self.path / "run.log"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.path / "cache"
 
     def transcript_path(self, seed_id: str) -> Path:
         return self.path / "transcripts" / f"{seed_id}.json"

@@ -1,0 +1,89 @@
+"""Seeds sharded across Ray workers (the `ray` extra): `agentinstruct run ... --ray [ADDRESS]`.
+
+Each worker is an async Ray actor that runs the same per-seed pipeline, `concurrency` seeds at
+a time, against the configured endpoints, and returns each seed's outcome with the model usage
+it saw. The driver (the `agentinstruct` process) commits every outcome: it stays the only
+writer of records, seeds, transcripts and run.json, so a Ray run's folder is like any other
+and `runs show` and `--resume` treat it so. Workers share the request cache folder (SQLite,
+safe across processes; across machines, put `cache_dir` on a shared file system). Endpoint
+limits apply per worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from agents.cache import RequestCache
+from agents.models import ModelPool
+from agents.personas import PersonaLibrary
+from agents.usage import Usage, UsageMeter
+from retrieval.seeds import Seed, SeedError
+from taxonomies import load_taxonomy
+from teams.flows import FlowEnv
+from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, process_one, route_autogen_logs
+from teams.skills import get_skill
+
+PACKAGES = ("agents", "teams", "retrieval", "taxonomies")
+
+
+class SeedWorker:
+    """One Ray worker: the run's skill, personas and models, built once."""
+
+    def __init__(self, config_json: str, run_id: str, cache_dir: str | None):
+        logger.remove()  # the driver logs; a worker's log lines would only interleave on its console
+        route_autogen_logs()
+        self.config = RunConfig.model_validate_json(config_json)
+        self.run_id = run_id
+        self.skill = get_skill(self.config.skill)
+        self.meter = UsageMeter(self.config.prices)
+        cache = RequestCache(Path(cache_dir)) if cache_dir else None
+        self.pool = ModelPool(dict(self.config.models), cache=cache, meter=self.meter)
+        library = PersonaLibrary.load(self.config.personas)
+        self.env = FlowEnv(load_taxonomy(self.config.skill), library, self.pool, self.config.flow)
+
+    async def process(self, seed: Seed) -> tuple[SeedOutcome, list[Usage]]:
+        outcome = await process_one(self.env, self.skill, seed, self.config.seed, self.run_id)
+        usage, self.meter.rows = self.meter.snapshot(), {}  # what this worker used since its last answer
+        return outcome, usage
+
+
+class RayProcessor:
+    """A SeedProcessor that sends each seed to the least busy worker."""
+
+    def __init__(self, run: PreparedRun, address: str | None):
+        try:
+            import ray
+        except ImportError:
+            raise SeedError("--ray needs the 'ray' extra: pip install 'agentinstruct[ray]'") from None
+        if not ray.is_initialized():
+            root = Path(__file__).resolve().parent.parent
+            runtime_env: dict[str, Any] = {"py_modules": [str(root / name) for name in PACKAGES]}
+            ray.init(address=address, include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
+        workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cache = run.pool.cache
+        actor = ray.remote(num_cpus=1)(SeedWorker)
+        self.actors = [
+            actor.remote(run.config.model_dump_json(), run.run_id, str(cache.directory) if cache else None)
+            for _ in range(workers)
+        ]
+        self.busy = dict.fromkeys(range(workers), 0)
+        self.meter = run.meter
+        self._order = itertools.count()
+        # the driver keeps `concurrency` seeds in flight per worker
+        run.in_flight = run.config.concurrency * workers
+        logger.info("ray: {} workers", workers)
+
+    async def __call__(self, seed: Seed) -> SeedOutcome:
+        index = min(self.busy, key=lambda i: (self.busy[i], next(self._order)))
+        self.busy[index] += 1
+        try:
+            outcome, usage = await asyncio.wrap_future(self.actors[index].process.remote(seed).future())
+        finally:
+            self.busy[index] -= 1
+        self.meter.merge(usage)
+        return outcome

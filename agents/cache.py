@@ -65,9 +65,6 @@ class RequestCache:
     def put(self, key: str, result: CreateResult) -> None:
         self._open().set(key, result.model_dump_json())
 
-    def __len__(self) -> int:
-        return len(self._open())
-
     def values(self) -> list[CreateResult]:
         store = self._open()
         return [CreateResult.model_validate_json(store[key]) for key in store]

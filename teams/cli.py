@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import click
 import typer
 import yaml
 from loguru import logger
@@ -26,6 +27,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from agents.models import ModelError, ModelSpec
 from agents.personas import PersonaError, PersonaLibrary
@@ -51,8 +53,21 @@ class ExportFormat(StrEnum):
     hf = "hf"
 
 
+class _Commands(TyperGroup):
+    """`--ray` takes an optional address (Typer options cannot): alone, it means a local Ray."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = [
+            "--ray=local" if arg == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else arg
+            for i, arg in enumerate(args)
+        ]
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(
-    help="Turn raw documents into instruction-tuning data with teams of AutoGen agents.", no_args_is_help=True
+    help="Turn raw documents into instruction-tuning data with teams of AutoGen agents.",
+    no_args_is_help=True,
+    cls=_Commands,
 )
 runs_app = typer.Typer(help="Inspect runs: their records and every agent's transcript.", no_args_is_help=True)
 personas_app = typer.Typer(help="List, show and validate agent personas.", no_args_is_help=True)
@@ -334,7 +349,7 @@ def run_command(
     ray: Annotated[
         str | None,
         typer.Option(
-            "--ray", flag_value="local", is_flag=False,
+            "--ray", metavar="[ADDRESS]",
             help="Shard seeds across Ray workers; an ADDRESS joins a cluster, alone it starts a local Ray.",
         ),
     ] = None,

@@ -31,6 +31,12 @@ from teams.skills import get_skill
 PACKAGES = ("agents", "teams", "retrieval", "taxonomies")
 
 
+def runtime_env() -> dict[str, Any]:
+    """Ship this checkout's packages to the workers, so every node runs the driver's code."""
+    root = Path(__file__).resolve().parent.parent
+    return {"py_modules": [str(root / name) for name in PACKAGES]}
+
+
 class SeedWorker:
     """One Ray worker: the run's skill, personas and models, built once."""
 
@@ -61,14 +67,12 @@ class RayProcessor:
         except ImportError:
             raise SeedError("--ray needs the 'ray' extra: pip install 'agentinstruct[ray]'") from None
         if not ray.is_initialized():
-            root = Path(__file__).resolve().parent.parent
-            runtime_env: dict[str, Any] = {"py_modules": [str(root / name) for name in PACKAGES]}
-            ray.init(address=address, include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
+            ray.init(address=address, include_dashboard=False, runtime_env=runtime_env(), log_to_driver=False)
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         cache = run.pool.cache
         actor = ray.remote(num_cpus=1)(SeedWorker)
         self.actors = [
-            actor.remote(run.config.model_dump_json(), run.run_id, str(cache.directory) if cache else None)
+            actor.remote(run.config.model_dump_json(), run.run_id, str(cache.directory) if cache is not None else None)
             for _ in range(workers)
         ]
         self.busy = dict.fromkeys(range(workers), 0)

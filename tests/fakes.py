@@ -3,6 +3,7 @@ responder for the fake OpenAI server that plays a competent model for each of ou
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -95,14 +96,14 @@ def schema_kind(request: dict[str, Any]) -> str:
     return kinds.get(frozenset(fields), "text")
 
 
-def competent_responder(request: dict[str, Any]) -> str:
+def competent_responder(request: dict[str, Any], n: int | None = None) -> str:
     """Answers each agentinstruct schema the way a good model would, so checks pass."""
     special = skill_response(request)  # the other skills' personas
     if special is not None:
         return special
     kind = schema_kind(request)
     task = _task_text(request)
-    n = next(_counter)
+    n = next(_counter) if n is None else n
     if kind == "transform":
         return transform_json(f"In the form asked for, the text reads: {_passage(task)}")
     options = _option_count(request)
@@ -336,3 +337,10 @@ def skill_response(request: dict[str, Any]) -> str | None:
     if "final_answer" in fields:
         return _answer(skill, fmt, request, task)
     return None
+
+
+def deterministic_responder(request: dict[str, Any]) -> str:
+    """The competent model, giving the same answer to the same request whatever the order of
+    calls: two runs (say, with and without Ray) can be compared record by record."""
+    digest = hashlib.sha256(json.dumps(request["messages"], sort_keys=True).encode()).hexdigest()
+    return competent_responder(request, n=int(digest[:8], 16) % 100_000)

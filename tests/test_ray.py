@@ -1,0 +1,65 @@
+"""A run sharded over a local Ray (2 CPUs) gives the same records as the same run without Ray."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from teams.cli import app
+from tests.fake_openai import FakeOpenAIServer
+from tests.fakes import deterministic_responder
+
+ray = pytest.importorskip("ray")
+runner = CliRunner()
+
+
+@pytest.fixture
+def local_ray() -> Iterator[None]:
+    from teams.ray_runner import runtime_env
+
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def comparable(folder: Path) -> list[dict[str, Any]]:
+    """Records without what names the run, in a fixed order."""
+    rows = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["meta"].pop("run_id")
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def test_a_ray_run_gives_the_same_records_as_a_local_one(local_ray: None, tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for i in range(6):
+        (seeds / f"s{i}.txt").write_text(
+            f"Log {i}: the ferry crossed the bay {i + 4} times, carrying cyclists in the morning and vans at night.",
+            encoding="utf-8",
+        )
+    out = tmp_path / "runs"
+    with FakeOpenAIServer(deterministic_responder) as server:
+        common = ["run", "reading_comprehension", "--seeds", str(seeds), "--model", "fake-model",
+                  "--base-url", server.base_url, "--out", str(out), "--concurrency", "2"]  # fmt: skip
+        plain = runner.invoke(app, [*common, "--run-id", "plain"])
+        assert plain.exit_code == 0, plain.stderr
+        plain_calls = len(server.requests)
+        sharded = runner.invoke(app, [*common, "--run-id", "sharded", "--ray"])
+        assert sharded.exit_code == 0, sharded.stderr
+        assert len(server.requests) == 2 * plain_calls  # its own calls (its own cache), as many
+    records = comparable(out / "sharded")
+    assert records and records == comparable(out / "plain")
+    info = json.loads((out / "sharded" / "run.json").read_text())
+    assert info["status"] == "completed" and info["totals"]["calls"] == plain_calls
+    assert {r["role"] for r in info["totals"]["usage"]} >= {"instruction_writer", "teacher"}
+    # one run folder, like any other: `runs show` reads it
+    shown = runner.invoke(app, ["runs", "show", "sharded", "--out", str(out), "--json"])
+    assert shown.exit_code == 0 and len(json.loads(shown.stdout)["records"]) == len(records)

@@ -16,7 +16,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 import yaml
 from loguru import logger
@@ -56,7 +55,7 @@ class ExportFormat(StrEnum):
 class _Commands(TyperGroup):
     """`--ray` takes an optional address (Typer options cannot): alone, it means a local Ray."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         args = [
             "--ray=local" if arg == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else arg
             for i, arg in enumerate(args)

@@ -71,7 +71,7 @@ class RayProcessor:
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         cache = run.pool.cache
         actor = ray.remote(num_cpus=1)(SeedWorker)
-        self.actors = [
+        self.actors: list[Any] = [
             actor.remote(run.config.model_dump_json(), run.run_id, str(cache.directory) if cache is not None else None)
             for _ in range(workers)
         ]

@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,6 +76,11 @@ class RequestCache:
             self._store = None
 
 
+@lru_cache(maxsize=256)
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
 def request_hash(
     identity: Mapping[str, Any],
     messages: Sequence[LLMMessage],
@@ -85,7 +91,7 @@ def request_hash(
 ) -> str:
     schema: Any = json_output
     if isinstance(json_output, type) and issubclass(json_output, BaseModel):
-        schema = json_output.model_json_schema()
+        schema = _schema(json_output)
     data = {
         "client": dict(identity),
         "messages": [message.model_dump(mode="json") for message in messages],

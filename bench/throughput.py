@@ -1,0 +1,245 @@
+"""Throughput of the reading-comprehension pipeline against a fake OpenAI-compatible endpoint,
+next to its ceiling: a bare asyncio loop of as many calls through the `openai` client, at the
+same concurrency, measured in the same run. Also: peak memory, and resuming a finished run.
+
+    /path/to/python bench/throughput.py [--latency 0.1] [--levels 1,16,64,128,256] [--resume-seeds 1000]
+
+For each level C the pipeline runs 2*C seeds (4 at C=1) with C seeds in flight and the endpoint
+limited to C requests in flight (`limits.max_in_flight`), so both sides keep at most C calls
+open. Each measurement runs in a fresh process (its CPU time and peak RSS are its own); the fake
+server runs in another process, which reports its own CPU use so one can see it is not the
+bottleneck. Prints one row per level and the issue's goals with the measured figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+WORDS = (
+    "river harbour orchard meadow lantern copper archive festival glacier workshop ferry beacon "
+    "granary quarry canal market vineyard observatory mill bridge"
+).split()
+
+
+# --- the fake endpoint, in its own process -----------------------------------------------------
+
+
+def serve(latency: float) -> None:
+    """Print the base URL, then answer 'stats' on stdin with requests served and CPU seconds."""
+    from tests.fake_openai import FakeOpenAIServer
+    from tests.fakes import competent_responder
+
+    server = FakeOpenAIServer(competent_responder, latency=latency).start()
+    print(server.base_url, flush=True)
+    for line in sys.stdin:
+        if line.strip() == "stats":
+            served = len(server.requests)
+            server.requests.clear()  # counted, not kept: memory stays flat over long benchmarks
+            print(json.dumps({"requests": served, "cpu": time.process_time()}), flush=True)
+    server.close()
+
+
+class Endpoint:
+    def __init__(self, latency: float):
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "serve", "--latency", str(latency)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().strip()
+        self.total = 0
+
+    def stats(self) -> dict[str, float]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("stats\n")
+        self.process.stdin.flush()
+        stats = json.loads(self.process.stdout.readline())
+        self.total += stats["requests"]
+        return stats
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+# --- one measurement, in its own process --------------------------------------------------------
+
+
+def _usage() -> dict[str, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu": me.ru_utime + me.ru_stime, "peak_rss_mib": me.ru_maxrss / 1024}
+
+
+def make_seeds(folder: Path, count: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        words = [WORDS[(i * 7 + k * 3) % len(WORDS)] for k in range(12)]
+        (folder / f"seed{i:05d}.txt").write_text(
+            f"Survey note {i}. The {words[0]} near the {words[1]} was rebuilt in {1800 + i % 200}; "
+            f"{i % 50 + 2} workers from the {words[2]} and the {words[3]} helped. Later the {words[4]} "
+            f"and the {words[5]} were joined by a road past the {words[6]}, and trade with the "
+            f"{words[7]} grew by {i % 9 + 1} percent each year until the {words[8]} closed.",
+            encoding="utf-8",
+        )
+    return folder
+
+
+def measure_pipeline(base_url: str, seeds: Path, out: Path, concurrency: int, run_id: str) -> dict[str, Any]:
+    import autogen_agentchat.teams  # noqa: F401  (imports are not the calls' cost)
+    import autogen_ext.models.openai  # noqa: F401
+    import diskcache  # noqa: F401
+
+    from agents.limits import EndpointLimits
+    from agents.models import ModelSpec
+    from teams.pipeline import RunConfig, run_pipeline
+
+    spec = ModelSpec(model="fake-model", base_url=base_url, limits=EndpointLimits(max_in_flight=concurrency))
+    config = RunConfig(
+        skill="reading_comprehension", seeds=seeds, out=out, run_id=run_id, concurrency=concurrency,
+        models={"default": spec},
+    )  # fmt: skip
+    from loguru import logger
+
+    logger.remove()
+    start_cpu, start = _usage()["cpu"], time.perf_counter()
+    _, info = asyncio.run(run_pipeline(config))
+    wall = time.perf_counter() - start
+    t = info.totals
+    return {
+        "wall": wall, "seeds": t.seeds_done + t.seeds_failed, "calls": t.calls + t.cached_calls,
+        "cpu": _usage()["cpu"] - start_cpu, "peak_rss_mib": _usage()["peak_rss_mib"], "status": info.status,
+    }  # fmt: skip
+
+
+def measure_bare(base_url: str, calls: int, concurrency: int) -> dict[str, Any]:
+    """The ceiling: `calls` chat completions, `concurrency` at a time, through AsyncOpenAI."""
+    import openai
+
+    from teams.schemas import TransformOutput
+
+    schema = {"name": "TransformOutput", "schema": TransformOutput.model_json_schema(), "strict": False}
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="not-needed", max_retries=0)
+    remaining = iter(range(calls))
+
+    async def worker() -> None:
+        for i in remaining:
+            response = await client.chat.completions.create(
+                model="fake-model",
+                messages=[
+                    {"role": "system", "content": "You rewrite texts."},
+                    {"role": "user", "content": f"Rewrite this text as a debate.\n\nText:\nSurvey note {i}."},
+                ],
+                response_format={"type": "json_schema", "json_schema": schema},
+            )
+            json.loads(response.choices[0].message.content or "{}")
+
+    async def main() -> None:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await client.close()
+
+    start_cpu, start = _usage()["cpu"], time.perf_counter()
+    asyncio.run(main())
+    return {"wall": time.perf_counter() - start, "calls": calls, "cpu": _usage()["cpu"] - start_cpu,
+            "peak_rss_mib": _usage()["peak_rss_mib"]}  # fmt: skip
+
+
+def child(args: list[str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=REPO)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args[:1])} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds the fake endpoint takes per call")
+    parser.add_argument("--levels", default="1,16,64,128,256", help="seeds in flight, comma-separated")
+    parser.add_argument("--resume-seeds", type=int, default=1000, help="seeds of the finished run to resume (0: skip)")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="agentinstruct-bench-"))
+    endpoint = Endpoint(args.latency)
+    print(f"fake endpoint {endpoint.base_url}, {args.latency * 1000:.0f} ms per call; {os.cpu_count()} CPUs; {work}")
+    header = (
+        f"{'C':>4} {'seeds':>5} {'calls':>6} | {'seeds/s':>7} {'calls/s':>8} {'CPU ms/call':>11} {'peak MiB':>8} | "
+        f"{'bare calls/s':>12} {'CPU ms/call':>11} | {'ratio':>5} | {'server CPU':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    rows = {}
+    for level in levels:
+        seeds = make_seeds(work / f"seeds{level}", 4 if level == 1 else 2 * level)
+        before = endpoint.stats()
+        pipe = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}"])
+        server_pipe = endpoint.stats()
+        bare = child(["bare", endpoint.base_url, str(pipe["calls"]), str(level)])
+        server_bare = endpoint.stats()
+        pipe_rate, bare_rate = pipe["calls"] / pipe["wall"], bare["calls"] / bare["wall"]
+        server_share = (server_bare["cpu"] - server_pipe["cpu"]) / bare["wall"]
+        assert server_pipe["requests"] >= pipe["calls"] - before["requests"]
+        rows[level] = (pipe, bare, pipe_rate / bare_rate)
+        print(
+            f"{level:>4} {pipe['seeds']:>5} {pipe['calls']:>6} | {pipe['seeds'] / pipe['wall']:>7.2f} "
+            f"{pipe_rate:>8.1f} {1000 * pipe['cpu'] / pipe['calls']:>11.2f} {pipe['peak_rss_mib']:>8.0f} | "
+            f"{bare_rate:>12.1f} {1000 * bare['cpu'] / bare['calls']:>11.2f} | {pipe_rate / bare_rate:>5.2f} | "
+            f"{100 * server_share:>9.0f}%",
+            flush=True,
+        )
+    print(f"(ceiling at C: C / latency = {', '.join(f'{lv / args.latency:.0f}' for lv in levels)} calls/s; "
+          "server CPU: the fake server's share of one core during the bare loop)")  # fmt: skip
+
+    print("\ngoals")
+    if 128 in rows:
+        ratio = rows[128][2]
+        print(f"  C=128 at {args.latency * 1000:.0f} ms: pipeline / bare loop calls/s = {ratio:.2f} (goal >= 0.9)")
+    if 256 in rows:
+        print(f"  peak RSS with 256 seeds in flight: {rows[256][0]['peak_rss_mib']:.0f} MiB (goal < 1536 MiB)")
+    if args.resume_seeds:
+        endpoint.close()
+        endpoint = Endpoint(0.0)
+        seeds = make_seeds(work / "seeds-resume", args.resume_seeds)
+        made = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), "256", "finished"])
+        endpoint.stats()
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "teams.cli", "run", "--resume", "finished", "--out", str(work / "runs")],
+            capture_output=True, text=True, cwd=REPO,
+        )  # fmt: skip
+        wall = time.perf_counter() - start
+        calls = endpoint.stats()["requests"]
+        print(
+            f"  resuming a finished run of {made['seeds']} seeds: {wall:.2f} s wall for `agentinstruct run --resume` "
+            f"(exit {done.returncode}), {calls} model calls (goal < 5 s, 0 calls)"
+        )
+    endpoint.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        serve(float(sys.argv[3]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "pipeline":
+        base_url, seeds, out, level, run_id = sys.argv[2:7]
+        print(json.dumps(measure_pipeline(base_url, Path(seeds), Path(out), int(level), run_id)))
+    elif len(sys.argv) > 1 and sys.argv[1] == "bare":
+        print(json.dumps(measure_bare(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+    else:
+        main()

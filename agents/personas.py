@@ -7,6 +7,7 @@ A persona joins the pool for its role and skills just by being found in the libr
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,12 @@ ModelRole = Literal[
 ANY_SKILL = "*"  # `skills: ["*"]`: a persona that serves every skill with no persona of its own role
 
 _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=1024)
+def _template(text: str) -> jinja2.Template:
+    """Compiled once: every agent of every seed renders its persona's template."""
+    return _JINJA.from_string(text)
 
 # What each role's system-message template may use. `personas check` renders every template
 # with these sample values, so a typo in a variable name fails there, not mid-run.
@@ -136,7 +143,7 @@ class Persona(BaseModel):
         """The system message for this persona; a variable the template names but the caller
         does not give raises PersonaError (StrictUndefined)."""
         try:
-            return _JINJA.from_string(self.system_message).render(**context).strip()
+            return _template(self.system_message).render(**context).strip()
         except jinja2.UndefinedError as exc:
             raise PersonaError(f"{self.source or self.name}: system_message: {exc.message}") from exc
 

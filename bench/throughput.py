@@ -29,10 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-WORDS = (
-    "river harbour orchard meadow lantern copper archive festival glacier workshop ferry beacon "
-    "granary quarry canal market vineyard observatory mill bridge"
-).split()
+WORDS = ["river", "harbour", "orchard", "meadow", "lantern", "copper", "archive", "festival", "glacier", "workshop", "ferry", "beacon", "granary", "quarry", "canal", "market", "vineyard", "observatory", "mill", "bridge"]
 
 
 # --- the fake endpoint, in its own process -----------------------------------------------------

@@ -8,6 +8,7 @@ import logging
 import platform
 import random
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ from teams.schemas import Record, SeedTranscript
 from teams.skills import Skill, get_skill
 
 NO_TRANSFORMATION = "none"
+INFO_EVERY = 1.0  # seconds between run.json rewrites during a run
 FLOW_ORDER = ["content_transformation", "instruction_generation", "refinement", "answer", "judge"]
 ROLES = ["transformer", "instruction_writer", "suggester", "editor", "teacher"]
 
@@ -398,6 +400,7 @@ async def run_pipeline(
     run.meter.on_budget = lambda reason: budget_hit.set()
     if run.meter.budget_reason:
         budget_hit.set()
+    last_info_write = [time.monotonic()]
     queue: asyncio.Queue[Seed] = asyncio.Queue()
     for seed in seeds:
         queue.put_nowait(seed)
@@ -405,6 +408,7 @@ async def run_pipeline(
     def commit(outcome: SeedOutcome) -> None:
         outcome.status.skill = outcome.status.skill or run.assignment.get(outcome.seed.id)
         outcome = gate.admit(outcome)  # duplicates and contaminated records out, counted
+        _account(info, run.meter)  # the progress bar shows live usage
         folder.write_transcript(outcome.transcript)
         for record in outcome.records:
             folder.append_record(record)
@@ -420,8 +424,9 @@ async def run_pipeline(
         else:
             totals.seeds_failed += 1
             logger.warning("seed {} failed: {}", outcome.seed.id, outcome.status.reason)
-        _account(info, run.meter)
-        folder.write_info(info)  # the usage so far survives a kill
+        if time.monotonic() - last_info_write[0] >= INFO_EVERY:  # the usage so far survives a kill
+            folder.write_info(info)
+            last_info_write[0] = time.monotonic()
         logger.info(
             "seed {} {}: {} records, {} tokens",
             outcome.seed.id,

@@ -25,6 +25,7 @@ from agents.usage import Usage, UsageMeter
 from retrieval.seeds import Seed, SeedError
 from taxonomies import load_taxonomy
 from teams.flows import FlowEnv
+from teams.mixing import MIXED
 from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, process_one, route_autogen_logs
 from teams.skills import get_skill
 
@@ -45,15 +46,19 @@ class SeedWorker:
         route_autogen_logs()
         self.config = RunConfig.model_validate_json(config_json)
         self.run_id = run_id
-        self.skill = get_skill(self.config.skill)
         self.meter = UsageMeter(self.config.prices)
         cache = RequestCache(Path(cache_dir)) if cache_dir else None
         self.pool = ModelPool(dict(self.config.models), cache=cache, meter=self.meter)
         library = PersonaLibrary.load(self.config.personas)
-        self.env = FlowEnv(load_taxonomy(self.config.skill), library, self.pool, self.config.flow)
+        names = list(self.config.skills) if self.config.skill == MIXED else [self.config.skill]
+        self.skills = {name: get_skill(name) for name in names}
+        self.envs = {
+            name: FlowEnv(load_taxonomy(name), library, self.pool, self.config.flow, skill_checks=skill)
+            for name, skill in self.skills.items()
+        }
 
-    async def process(self, seed: Seed) -> tuple[SeedOutcome, list[Usage]]:
-        outcome = await process_one(self.env, self.skill, seed, self.config.seed, self.run_id)
+    async def process(self, seed: Seed, skill: str) -> tuple[SeedOutcome, list[Usage]]:
+        outcome = await process_one(self.envs[skill], self.skills[skill], seed, self.config.seed, self.run_id)
         usage, self.meter.rows = self.meter.snapshot(), {}  # what this worker used since its last answer
         return outcome, usage
 
@@ -77,6 +82,7 @@ class RayProcessor:
         ]
         self.busy = dict.fromkeys(range(workers), 0)
         self.meter = run.meter
+        self.assignment = run.assignment  # seed id -> skill (a mixed run shares seeds out by weight)
         self._order = itertools.count()
         # the driver keeps `concurrency` seeds in flight per worker
         run.in_flight = run.config.concurrency * workers
@@ -86,7 +92,7 @@ class RayProcessor:
         index = min(self.busy, key=lambda i: (self.busy[i], next(self._order)))
         self.busy[index] += 1
         try:
-            outcome, usage = await asyncio.wrap_future(self.actors[index].process.remote(seed).future())
+            outcome, usage = await asyncio.wrap_future(self.actors[index].process.remote(seed, self.assignment[seed.id]).future())
         finally:
             self.busy[index] -= 1
         self.meter.merge(usage)

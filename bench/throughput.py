@@ -5,8 +5,8 @@ same concurrency, measured in the same run. Also: peak memory, and resuming a fi
     /path/to/python bench/throughput.py [--latency 0.1] [--levels 1,16,64,128,256] [--resume-seeds 1000]
 
 For each level C the pipeline runs 2*C seeds (4 at C=1) with C seeds in flight and the endpoint
-limited to C requests in flight (`limits.max_in_flight`), so both sides keep at most C calls
-open. Each measurement runs in a fresh process (its CPU time and peak RSS are its own); the fake
+limited to C requests in flight (`limits.max_in_flight`); the bare loop then replays the very
+requests the pipeline sent (recorded by the fake server), C at a time. Each measurement runs in a fresh process (its CPU time and peak RSS are its own); the fake
 server runs in another process, which reports its own CPU use so one can see it is not the
 bottleneck. Prints one row per level and the issue's goals with the measured figures.
 """
@@ -36,17 +36,20 @@ WORDS = ["river", "harbour", "orchard", "meadow", "lantern", "copper", "archive"
 
 
 def serve(latency: float) -> None:
-    """Print the base URL, then answer 'stats' on stdin with requests served and CPU seconds."""
+    """Print the base URL, then answer on stdin: 'stats' with requests served and CPU seconds,
+    'dump PATH' by writing the requests received since the last command to PATH (JSONL)."""
     from tests.fake_openai import FakeOpenAIServer
     from tests.fakes import competent_responder
 
     server = FakeOpenAIServer(competent_responder, latency=latency).start()
     print(server.base_url, flush=True)
     for line in sys.stdin:
-        if line.strip() == "stats":
-            served = len(server.requests)
-            server.requests.clear()  # counted, not kept: memory stays flat over long benchmarks
-            print(json.dumps({"requests": served, "cpu": time.process_time()}), flush=True)
+        command, _, path = line.strip().partition(" ")
+        served = list(server.requests)
+        server.requests.clear()  # counted, not kept: memory stays flat over long benchmarks
+        if command == "dump":
+            Path(path).write_text("".join(json.dumps(r) + "\n" for r in served), encoding="utf-8")
+        print(json.dumps({"requests": len(served), "cpu": time.process_time()}), flush=True)
     server.close()
 
 
@@ -60,9 +63,9 @@ class Endpoint:
         self.base_url = self.process.stdout.readline().strip()
         self.total = 0
 
-    def stats(self) -> dict[str, float]:
+    def stats(self, dump: Path | None = None) -> dict[str, float]:
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write("stats\n")
+        self.process.stdin.write(f"dump {dump}\n" if dump else "stats\n")
         self.process.stdin.flush()
         stats = json.loads(self.process.stdout.readline())
         self.total += stats["requests"]
@@ -123,27 +126,22 @@ def measure_pipeline(base_url: str, seeds: Path, out: Path, concurrency: int, ru
     }  # fmt: skip
 
 
-def measure_bare(base_url: str, calls: int, concurrency: int) -> dict[str, Any]:
-    """The ceiling: `calls` chat completions, `concurrency` at a time, through AsyncOpenAI."""
+def measure_bare(base_url: str, requests_file: Path, concurrency: int) -> dict[str, Any]:
+    """The ceiling: the very requests the pipeline sent, `concurrency` at a time, through
+    AsyncOpenAI, each answer's JSON parsed: the calls without the agents around them."""
     import openai
 
-    from teams.schemas import TransformOutput
-
-    schema = {"name": "TransformOutput", "schema": TransformOutput.model_json_schema(), "strict": False}
+    bodies = [json.loads(line) for line in requests_file.read_text(encoding="utf-8").splitlines()]
+    calls = len(bodies)
     client = openai.AsyncOpenAI(base_url=base_url, api_key="not-needed", max_retries=0)
-    remaining = iter(range(calls))
+    remaining = iter(bodies)
 
     async def worker() -> None:
-        for i in remaining:
-            response = await client.chat.completions.create(
-                model="fake-model",
-                messages=[
-                    {"role": "system", "content": "You rewrite texts."},
-                    {"role": "user", "content": f"Rewrite this text as a debate.\n\nText:\nSurvey note {i}."},
-                ],
-                response_format={"type": "json_schema", "json_schema": schema},
-            )
-            json.loads(response.choices[0].message.content or "{}")
+        for body in remaining:
+            response = await client.chat.completions.create(**body)
+            content = response.choices[0].message.content or ""
+            if body.get("response_format"):
+                json.loads(content)
 
     async def main() -> None:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -153,6 +151,40 @@ def measure_bare(base_url: str, calls: int, concurrency: int) -> dict[str, Any]:
     asyncio.run(main())
     return {"wall": time.perf_counter() - start, "calls": calls, "cpu": _usage()["cpu"] - start_cpu,
             "peak_rss_mib": _usage()["peak_rss_mib"]}  # fmt: skip
+
+
+def measure_layers(calls: int = 2000) -> float:
+    """CPU milliseconds per call of agentinstruct's own layers around a client (endpoint limits,
+    request cache on disk, usage metering), over an instant fake backend."""
+    from autogen_core.models import CreateResult, RequestUsage, SystemMessage, UserMessage
+
+    from agents.cache import CachedClient, RequestCache
+    from agents.limits import EndpointLimiter, EndpointLimits, LimitedClient
+    from agents.usage import MeteredClient, UsageMeter
+    from agents.wrapping import WrappedClient
+    from teams.schemas import instructions_output
+
+    class Instant(WrappedClient):
+        def __init__(self) -> None:
+            pass
+
+        async def create(self, messages: Any, **kwargs: Any) -> CreateResult:  # type: ignore[override]
+            usage = RequestUsage(prompt_tokens=500, completion_tokens=200)
+            return CreateResult(content="x" * 800, usage=usage, finish_reason="stop", cached=False)
+
+    messages = [SystemMessage(content="You write questions. " * 60), UserMessage(content="word " * 400, source="u")]
+    schema = instructions_output("multiple_choice")
+    limited = LimitedClient(Instant(), EndpointLimiter("e", EndpointLimits()), timeout=60, max_retries=2)
+    cached = CachedClient(limited, RequestCache(Path(tempfile.mkdtemp(prefix="agentinstruct-cache-"))), {"e": 1})
+    client = MeteredClient(cached, UsageMeter(), "teacher", "m")
+
+    async def run() -> float:
+        start = time.process_time()
+        for _ in range(calls):
+            await client.create(messages, json_output=schema)
+        return (time.process_time() - start) / calls * 1000
+
+    return asyncio.run(run())
 
 
 def child(args: list[str]) -> dict[str, Any]:
@@ -187,8 +219,9 @@ def main() -> None:
         seeds = make_seeds(work / f"seeds{level}", 4 if level == 1 else 2 * level)
         before = endpoint.stats()
         pipe = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}"])
-        server_pipe = endpoint.stats()
-        bare = child(["bare", endpoint.base_url, str(pipe["calls"]), str(level)])
+        sent = work / f"requests{level}.jsonl"
+        server_pipe = endpoint.stats(dump=sent)
+        bare = child(["bare", endpoint.base_url, str(sent), str(level)])
         server_bare = endpoint.stats()
         pipe_rate, bare_rate = pipe["calls"] / pipe["wall"], bare["calls"] / bare["wall"]
         server_share = (server_bare["cpu"] - server_pipe["cpu"]) / bare["wall"]
@@ -204,6 +237,7 @@ def main() -> None:
     print(f"(ceiling at C: C / latency = {', '.join(f'{lv / args.latency:.0f}' for lv in levels)} calls/s; "
           "server CPU: the fake server's share of one core during the bare loop)")  # fmt: skip
 
+    print(f"agentinstruct's own layers (limits, request cache, metering): {measure_layers():.2f} CPU ms per call")
     print("\ngoals")
     if 128 in rows:
         ratio = rows[128][2]
@@ -237,6 +271,6 @@ if __name__ == "__main__":
         base_url, seeds, out, level, run_id = sys.argv[2:7]
         print(json.dumps(measure_pipeline(base_url, Path(seeds), Path(out), int(level), run_id)))
     elif len(sys.argv) > 1 and sys.argv[1] == "bare":
-        print(json.dumps(measure_bare(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+        print(json.dumps(measure_bare(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]))))
     else:
         main()

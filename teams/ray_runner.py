@@ -24,12 +24,17 @@ from agents.personas import PersonaLibrary
 from agents.usage import Usage, UsageMeter
 from retrieval.seeds import Seed, SeedError
 from taxonomies import load_taxonomy
+from teams.errors import one_line
 from teams.flows import FlowEnv
 from teams.mixing import MIXED
 from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, process_one, route_autogen_logs
 from teams.skills import get_skill
 
 PACKAGES = ("agents", "teams", "retrieval", "taxonomies")
+
+
+class RayWorkerError(SeedError):
+    """A Ray worker or node that failed: one line for the user, and the run can be resumed."""
 
 
 def runtime_env() -> dict[str, Any]:
@@ -81,6 +86,7 @@ class RayProcessor:
             for _ in range(workers)
         ]
         self.busy = dict.fromkeys(range(workers), 0)
+        self.ray_error = ray.exceptions.RayError
         self.meter = run.meter
         self.assignment = run.assignment  # seed id -> skill (a mixed run shares seeds out by weight)
         self._order = itertools.count()
@@ -92,7 +98,10 @@ class RayProcessor:
         index = min(self.busy, key=lambda i: (self.busy[i], next(self._order)))
         self.busy[index] += 1
         try:
-            outcome, usage = await asyncio.wrap_future(self.actors[index].process.remote(seed, self.assignment[seed.id]).future())
+            reference = self.actors[index].process.remote(seed, self.assignment[seed.id])
+            outcome, usage = await asyncio.wrap_future(reference.future())
+        except self.ray_error as error:  # a lost worker or node: the run stops; --resume carries on
+            raise RayWorkerError(f"Ray worker failed on seed {seed.id}: {one_line(error)}") from None
         finally:
             self.busy[index] -= 1
         self.meter.merge(usage)

@@ -40,7 +40,7 @@ def dry_run_estimate(info: RunInfo, before: int) -> str:
     scale = t.seeds / sampled
     calls = t.calls + t.cached_calls
     return (
-        f"dry run: {sampled} seeds took {calls:,} model calls, {t.model_tokens:,} tokens, ${t.cost:.4f} "
+        f"dry run: {sampled} seed{'' if sampled == 1 else 's'} took {calls:,} model calls, {t.model_tokens:,} tokens, ${t.cost:.4f} "
         f"and gave {t.records} records; for all {t.seeds} seeds expect about {calls * scale:,.0f} calls, "
         f"{t.model_tokens * scale:,.0f} tokens, ${t.cost * scale:.2f} and {t.records * scale:,.0f} records.\n"
         f"carry on (the sample is kept and not paid again): agentinstruct run --resume {info.run_id}"

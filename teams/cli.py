@@ -211,7 +211,7 @@ def execute_run(
         t = info.totals
         progress.update(
             task_id, total=t.seeds, completed=t.seeds_done + t.seeds_failed, records=t.records,
-            failed=t.seeds_failed, tokens=t.model_tokens, cost=t.cost,
+            failed=t.seeds_failed, tokens=t.model_tokens, cost=t.cost_usd or 0.0,
         )  # fmt: skip
         progress.start_task(task_id)
 
@@ -219,7 +219,7 @@ def execute_run(
         t = info.totals
         progress.update(
             task_id, completed=t.seeds_done + t.seeds_failed, records=t.records, failed=t.seeds_failed,
-            tokens=t.model_tokens, cost=t.cost,
+            tokens=t.model_tokens, cost=t.cost_usd or 0.0,
         )  # fmt: skip
 
     try:
@@ -235,7 +235,8 @@ def execute_run(
     t = info.totals
     summary = (
         f"{info.status}: {t.seeds_done} seeds done, {t.seeds_failed} failed, {t.records} records, "
-        f"{t.calls:,} model calls ({t.cached_calls:,} from the cache), {t.model_tokens:,} tokens, ${t.cost:.4f}"
+        f"{t.calls:,} model calls ({t.cached_calls:,} from the cache), {t.model_tokens:,} tokens"
+        f"{'' if t.cost_usd is None else f', ${t.cost_usd:.4f}'}"
         f" → {folder.path}"
     )
     if t.dropped:

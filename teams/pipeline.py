@@ -362,7 +362,8 @@ def _new_or_resumed_info(run: PreparedRun, folder: RunFolder) -> RunInfo:
 def _account(info: RunInfo, meter: UsageMeter) -> None:
     totals = info.totals
     totals.calls, totals.cached_calls = meter.calls, meter.cached_calls
-    totals.model_tokens, totals.cost = meter.tokens, round(meter.cost, 6)
+    totals.model_tokens = meter.tokens
+    totals.cost_usd = round(meter.cost, 6) if meter.prices else None
     totals.usage = [row.model_dump() for row in meter.snapshot()]
 
 

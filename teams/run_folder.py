@@ -55,7 +55,7 @@ class RunTotals(BaseModel):
     calls: int = 0
     cached_calls: int = 0
     model_tokens: int = 0
-    cost: float = 0.0
+    cost_usd: float | None = Field(None, description="None: no price for the run's models (config `prices:`)")
     usage: list[dict[str, Any]] = Field(default_factory=list)
 
 

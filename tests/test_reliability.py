@@ -120,8 +120,8 @@ def test_a_cost_budget_uses_the_price_table(seeds: Path, tmp_path: Path) -> None
     assert code == 4, output
     info = json.loads((tmp_path / "runs" / "priced" / "run.json").read_text())
     totals = info["totals"]
-    assert info["status"] == "budget_reached" and totals["cost"] >= 1.5
-    assert totals["cost"] == pytest.approx(
+    assert info["status"] == "budget_reached" and totals["cost_usd"] >= 1.5
+    assert totals["cost_usd"] == pytest.approx(
         sum(r["prompt_tokens"] * 100 + r["completion_tokens"] * 400 for r in totals["usage"]) / 1e6, rel=1e-3
     )
     assert {r["role"] for r in totals["usage"]} >= {"instruction_writer", "suggester", "editor", "teacher"}

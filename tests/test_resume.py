@@ -88,7 +88,8 @@ def server() -> Iterator[tuple[FakeOpenAIServer, MarkingResponder]]:
 def run_args(server: FakeOpenAIServer, seeds: Path, out: Path, run_id: str, *extra: str) -> list[str]:
     return [
         "run", "reading_comprehension", "--seeds", str(seeds), "--model", "fake-model", "--base-url",
-        server.base_url, "--out", str(out), "--run-id", run_id, "--concurrency", "3", *extra,
+        server.base_url, "--out", str(out), "--run-id", run_id, "--concurrency", "3",
+        "--no-judge", "--no-dedup", *extra,  # so an interrupted run can be compared record for record
     ]  # fmt: skip
 
 

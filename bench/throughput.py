@@ -99,7 +99,9 @@ def make_seeds(folder: Path, count: int) -> Path:
     return folder
 
 
-def measure_pipeline(base_url: str, seeds: Path, out: Path, concurrency: int, run_id: str) -> dict[str, Any]:
+def measure_pipeline(
+    base_url: str, seeds: Path, out: Path, concurrency: int, run_id: str, near_dedup: bool
+) -> dict[str, Any]:
     import autogen_agentchat.teams  # noqa: F401  (imports are not the calls' cost)
     import autogen_ext.models.openai  # noqa: F401
     import diskcache  # noqa: F401
@@ -107,11 +109,14 @@ def measure_pipeline(base_url: str, seeds: Path, out: Path, concurrency: int, ru
     from agents.limits import EndpointLimits
     from agents.models import ModelSpec
     from teams.pipeline import RunConfig, run_pipeline
+    from teams.quality import QualitySettings
 
     spec = ModelSpec(model="fake-model", base_url=base_url, limits=EndpointLimits(max_in_flight=concurrency))
     config = RunConfig(
         skill="reading_comprehension", seeds=seeds, out=out, run_id=run_id, concurrency=concurrency,
         models={"default": spec},
+        # near-duplicate search embeds every record on this CPU (MiniLM): a cost per record, not per call
+        quality=QualitySettings(near_duplicate_threshold=0.95 if near_dedup else 1.0),
     )  # fmt: skip
     from loguru import logger
 
@@ -203,11 +208,16 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1, help="seconds the fake endpoint takes per call")
     parser.add_argument("--levels", default="1,16,64,128,256", help="seeds in flight, comma-separated")
     parser.add_argument("--resume-seeds", type=int, default=1000, help="seeds of the finished run to resume (0: skip)")
+    parser.add_argument(
+        "--near-dedup", action="store_true", help="keep near-duplicate search on (embeds every record; default: exact only)"
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     work = Path(tempfile.mkdtemp(prefix="agentinstruct-bench-"))
     endpoint = Endpoint(args.latency)
     print(f"fake endpoint {endpoint.base_url}, {args.latency * 1000:.0f} ms per call; {os.cpu_count()} CPUs; {work}")
+    print(f"pipeline: judge on, exact dedup, near-duplicate search {'on' if args.near_dedup else 'off'}")
+    dedup = "1" if args.near_dedup else "0"
     header = (
         f"{'C':>4} {'seeds':>5} {'calls':>6} | {'seeds/s':>7} {'calls/s':>8} {'CPU ms/call':>11} {'peak MiB':>8} | "
         f"{'bare calls/s':>12} {'CPU ms/call':>11} | {'ratio':>5} | {'server CPU':>10}"
@@ -218,7 +228,7 @@ def main() -> None:
     for level in levels:
         seeds = make_seeds(work / f"seeds{level}", 4 if level == 1 else 2 * level)
         before = endpoint.stats()
-        pipe = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}"])
+        pipe = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}", dedup])
         sent = work / f"requests{level}.jsonl"
         server_pipe = endpoint.stats(dump=sent)
         bare = child(["bare", endpoint.base_url, str(sent), str(level)])
@@ -248,7 +258,7 @@ def main() -> None:
         endpoint.close()
         endpoint = Endpoint(0.0)
         seeds = make_seeds(work / "seeds-resume", args.resume_seeds)
-        made = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), "256", "finished"])
+        made = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), "256", "finished", dedup])
         endpoint.stats()
         start = time.perf_counter()
         done = subprocess.run(
@@ -268,8 +278,8 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         serve(float(sys.argv[3]))
     elif len(sys.argv) > 1 and sys.argv[1] == "pipeline":
-        base_url, seeds, out, level, run_id = sys.argv[2:7]
-        print(json.dumps(measure_pipeline(base_url, Path(seeds), Path(out), int(level), run_id)))
+        base_url, seeds, out, level, run_id, near = sys.argv[2:8]
+        print(json.dumps(measure_pipeline(base_url, Path(seeds), Path(out), int(level), run_id, near == "1")))
     elif len(sys.argv) > 1 and sys.argv[1] == "bare":
         print(json.dumps(measure_bare(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]))))
     else:

@@ -57,8 +57,13 @@ class SeedWorker:
         library = PersonaLibrary.load(self.config.personas)
         names = list(self.config.skills) if self.config.skill == MIXED else [self.config.skill]
         self.skills = {name: get_skill(name) for name in names}
+        # what a skill's own flows share (tool use: the code index, which the driver brought up to date)
+        resources = {name: skill.prepare(self.config) for name, skill in self.skills.items() if hasattr(skill, "prepare")}
         self.envs = {
-            name: FlowEnv(load_taxonomy(name), library, self.pool, self.config.flow, skill_checks=skill)
+            name: FlowEnv(
+                load_taxonomy(name), library, self.pool, self.config.flow, skill_checks=skill,
+                resources=resources.get(name),
+            )  # fmt: skip
             for name, skill in self.skills.items()
         }
 

@@ -398,6 +398,7 @@ async def run_pipeline(
         on_start(info)
 
     budget_hit = asyncio.Event()
+    admit_lock = asyncio.Lock()
     run.meter.on_budget = lambda reason: budget_hit.set()
     if run.meter.budget_reason:
         budget_hit.set()
@@ -408,7 +409,6 @@ async def run_pipeline(
 
     def commit(outcome: SeedOutcome) -> None:
         outcome.status.skill = outcome.status.skill or run.assignment.get(outcome.seed.id)
-        outcome = gate.admit(outcome)  # duplicates and contaminated records out, counted
         _account(info, run.meter)  # the progress bar shows live usage
         folder.write_transcript(outcome.transcript)
         for record in outcome.records:
@@ -449,7 +449,11 @@ async def run_pipeline(
                 outcome = await run.processor(seed)
             else:
                 outcome = await process_one(envs[skill_name], run.skills[skill_name], seed, config.seed, run_id)
-            commit(outcome)
+            async with admit_lock:  # one seed at a time through the gate, in commit order
+                # Duplicates and contaminated records out, counted. Near-duplicate search embeds
+                # every record: in a thread, so the other seeds' model calls go on meanwhile.
+                outcome = await asyncio.to_thread(gate.admit, outcome)
+                commit(outcome)
 
     try:
         workers = [asyncio.ensure_future(worker()) for _ in range(min(run.in_flight, len(seeds)))]

@@ -106,4 +106,8 @@ def totals_from(seeds: list[SeedStatus], previous: RunTotals) -> RunTotals:
     totals.records = sum(s.records for s in seeds)
     totals.tokens = sum(s.tokens for s in seeds)
     totals.step_failures = sum(len(s.failures) for s in seeds)
+    totals.dropped = {}
+    for seed in seeds:  # run.json may lag behind the last seeds committed before a kill
+        for why, count in seed.dropped.items():
+            totals.dropped[why] = totals.dropped.get(why, 0) + count
     return totals

@@ -206,3 +206,16 @@ def test_resume_of_an_unknown_run_is_one_line(tmp_path: Path) -> None:
     assert code == 2 and "no run 'nope'" in output
     code, output = cli("run")
     assert code == 2 and "--resume" in output
+
+
+def test_resumed_totals_count_what_every_committed_seed_dropped() -> None:
+    from teams.resume import totals_from
+    from teams.run_folder import RunTotals, SeedStatus
+
+    seeds = [
+        SeedStatus(id="a", source="x.md", status="done", records=2, dropped={"judge": 1, "duplicate": 2}),
+        SeedStatus(id="b", source="x.md", status="done", records=1, dropped={"duplicate": 1}),
+    ]
+    stale = RunTotals(dropped={"judge": 1})  # run.json written before seed b was committed
+    totals = totals_from(seeds, stale)
+    assert totals.dropped == {"judge": 1, "duplicate": 3} and totals.records == 3 and totals.seeds_done == 2

@@ -83,6 +83,9 @@ class Taxonomy(BaseModel):
     # At most this many specialists per seed, whatever the run's settings (text modification: one
     # task agent per seed, as the method has it). None: the run's settings decide.
     max_specialists: int | None = Field(None, ge=1)
+    # What the skill's seeds are: documents (.txt/.md) or source code (tool use). Only skills of
+    # one kind of seed can share a run.
+    seeds: Literal["text", "code"] = "text"
 
     @property
     def transforms(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from taxonomies import TaxonomyError, available_skills
+from taxonomies import TaxonomyError, available_skills, load_taxonomy
 
 MIXED = "mixed"
 
@@ -38,13 +38,22 @@ def resolve_skill(name: str) -> str:
 
 
 def parse_skills(spec: str) -> dict[str, float]:
-    """`all` or `a,b:2,c` -> {skill: weight}, in the order given."""
+    """`all` or `a,b:2,c` -> {skill: weight}, in the order given. `all` is every skill that
+    takes documents as seeds (tool use takes code and runs on its own)."""
     weights: dict[str, float] = {}
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
         name, _, weight_text = part.partition(":")
-        names = available_skills() if name.strip().lower() == "all" else [resolve_skill(name)]
+        if name.strip().lower() == "all":  # every skill whose seeds are documents
+            names = [s for s in available_skills() if load_taxonomy(s).seeds == "text"]
+        else:
+            names = [resolve_skill(name)]
+            if load_taxonomy(names[0]).seeds != "text":
+                raise TaxonomyError(
+                    f"--skills: {names[0]} takes {load_taxonomy(names[0]).seeds} seeds, not documents; "
+                    f"run it on its own: agentinstruct run {names[0]} --seeds DIR"
+                )
         try:
             weight = float(weight_text) if weight_text else 1.0
         except ValueError:

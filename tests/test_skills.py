@@ -332,8 +332,9 @@ def test_skills_are_named_in_full_by_initials_or_prefix() -> None:
     assert resolve_skill("rag") == "retrieval_augmented_generation"
     assert resolve_skill("cod") == "coding"
     assert parse_skills("rc:2,fermi") == {"reading_comprehension": 2.0, "fermi": 1.0}
-    assert set(parse_skills("all")) == set(SKILLS)
+    assert set(parse_skills("all")) == set(SKILLS) - {"tool_use"}  # tool use takes code, not documents
     for spec, message in (
+        ("rc,tool_use", "takes code seeds"),
         ("co", "ambiguous"),
         ("nope", "unknown skill"),
         ("rc:x", "not a number"),

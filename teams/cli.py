@@ -416,6 +416,9 @@ def _run_row(folder: RunFolder) -> dict[str, Any]:
     }
 
 
+WIDE_TABLE = 120  # columns `runs list` needs to show its table without folding
+
+
 @runs_app.command("list")
 def runs_list(out: OutOption = Path("runs"), as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every run under --out: id, skill, model, seeds, records, failures, start time."""
@@ -425,6 +428,14 @@ def runs_list(out: OutOption = Path("runs"), as_json: Annotated[bool, typer.Opti
         return
     if not rows:
         out_console.print(f"no runs under {out}")
+        return
+    if out_console.width < WIDE_TABLE:  # a table would fold every cell: one block of lines per run
+        for row in rows:
+            out_console.print(
+                f"[bold]{escape(row['id'])}[/]  {row['status']}  {row['seeds']} seeds, {row['records']} records, "
+                f"{row['failures']} failed\n  {escape(row['skill'])} · {escape(row['model'])} · "
+                f"{row['started_at'][:16].replace('T', ' ')}"
+            )
         return
     table = Table()
     for column in ("id", "skill", "model", "status", "seeds", "records", "failures", "started"):

@@ -112,6 +112,10 @@ def test_runs_list_and_show(server: FakeOpenAIServer, tmp_path: Path) -> None:
     code, stdout, _ = run_cli("runs", "list", "--out", str(tmp_path), "--json")
     (row,) = json.loads(stdout)
     assert code == 0 and row["id"] == "shown" and row["seeds"] == 1 and row["records"] > 0 and row["failures"] == 0
+    code, stdout, _ = run_cli("runs", "list", "--out", str(tmp_path))  # 80 columns: a block per run, not a table
+    first, second = stdout.splitlines()[:2]
+    assert first.split() == ["shown", "completed", "1", "seeds,", str(row["records"]), "records,", "0", "failed"]
+    assert second.split()[:3] == ["reading_comprehension", "·", "fake-model"]
 
     code, stdout, _ = run_cli("runs", "show", "shown", "--out", str(tmp_path), "--json")
     shown = json.loads(stdout)

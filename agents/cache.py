@@ -18,7 +18,6 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +26,7 @@ from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from agents.wrapping import WrappedClient
+from agents.wrapping import WrappedClient, schema_of
 
 
 class RequestCache:
@@ -76,11 +75,6 @@ class RequestCache:
             self._store = None
 
 
-@lru_cache(maxsize=256)
-def _schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()
-
-
 def request_hash(
     identity: Mapping[str, Any],
     messages: Sequence[LLMMessage],
@@ -91,7 +85,7 @@ def request_hash(
 ) -> str:
     schema: Any = json_output
     if isinstance(json_output, type) and issubclass(json_output, BaseModel):
-        schema = _schema(json_output)
+        schema = schema_of(json_output)
     data = {
         "client": dict(identity),
         "messages": [message.model_dump(mode="json") for message in messages],

@@ -18,7 +18,8 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +27,6 @@ from autogen_core import EVENT_LOGGER_NAME, CancellationToken, FunctionCall
 from autogen_core.logging import LLMCallEvent
 from autogen_core.models import (
     AssistantMessage,
-    ChatCompletionClient,
     CreateResult,
     FinishReasons,
     FunctionExecutionResultMessage,
@@ -41,6 +41,7 @@ from pydantic import BaseModel
 
 from agents.models import ModelError
 from agents.personas import Sampling
+from agents.wrapping import WholeAnswerStream, schema_of
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONTEXT_TOKENS = 8192
@@ -209,9 +210,15 @@ def grammar_safe(schema: Any) -> Any:
     return schema
 
 
+@lru_cache(maxsize=256)
+def _grammar_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """An output model's schema as llama.cpp's grammar takes it, built once per model."""
+    return grammar_safe(schema_of(model))
+
+
 def _response_format(json_output: bool | type[BaseModel] | None) -> dict[str, Any] | None:
     if isinstance(json_output, type) and issubclass(json_output, BaseModel):
-        return {"type": "json_object", "schema": grammar_safe(json_output.model_json_schema())}
+        return {"type": "json_object", "schema": _grammar_schema(json_output)}
     if json_output is True:
         return {"type": "json_object"}
     return None
@@ -246,7 +253,7 @@ def normalise_json(content: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-class LocalChatCompletionClient(ChatCompletionClient):
+class LocalChatCompletionClient(WholeAnswerStream):
     """An AutoGen client over the shared LocalEngine, with one persona's sampling settings."""
 
     def __init__(self, engine: LocalEngine, sampling: Sampling, model_info: ModelInfo):
@@ -321,21 +328,6 @@ class LocalChatCompletionClient(ChatCompletionClient):
             )
         )
         return result
-
-    async def create_stream(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        # One chunk: the whole answer. Streaming token by token buys nothing for batch data generation.
-        yield await self.create(
-            messages, tools=tools, tool_choice=tool_choice, json_output=json_output, extra_create_args=extra_create_args
-        )
 
     async def close(self) -> None:
         """The engine is shared by every client of the process; it is not closed here."""

@@ -22,11 +22,7 @@ Role = Literal[
     # tool use
     "api_extractor", "api_retriever", "library_reconstructor", "tool_simulator",
 ]  # fmt: skip
-ModelRole = Literal[
-    "transformer", "instruction_writer", "suggester", "editor", "teacher", "judge",
-    # tool use
-    "api_extractor", "api_retriever", "library_reconstructor", "tool_simulator",
-]  # fmt: skip
+ModelRole = Role  # every role may have a model of its own
 ANY_SKILL = "*"  # `skills: ["*"]`: a persona that serves every skill with no persona of its own role
 
 _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)

@@ -4,24 +4,23 @@ whose results are written by another agent (seed code is never executed).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, cast
 
 from autogen_core import CancellationToken
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.models import CreateResult, LLMMessage
 from autogen_core.tools import BaseTool, ParametersSchema, Tool, ToolSchema
 from pydantic import BaseModel, ConfigDict
+
+from agents.wrapping import WrappedClient
 
 ToolChoice = Tool | Literal["auto", "required", "none"]
 
 
-class RequiredToolChoice(ChatCompletionClient):
+class RequiredToolChoice(WrappedClient):
     """Delegates to a client, asking for a tool call (tool_choice "required") whenever tools are
     offered: an AssistantAgent leaves the choice to the model, and a persona whose job is to search
     must search. Its reflection afterwards (tool_choice "none") goes through unchanged."""
-
-    def __init__(self, inner: ChatCompletionClient):
-        self._inner = inner
 
     @staticmethod
     def _choice(tools: Sequence[Tool | ToolSchema], tool_choice: ToolChoice) -> ToolChoice:
@@ -37,48 +36,13 @@ class RequiredToolChoice(ChatCompletionClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
-        return await self._inner.create(
+        return await self.inner.create(
             messages, tools=tools, tool_choice=self._choice(tools, tool_choice), json_output=json_output,
-            extra_create_args=extra_create_args, cancellation_token=cancellation_token,
-        )  # fmt: skip
-
-    async def create_stream(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: ToolChoice = "auto",
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        yield await self.create(
-            messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
             extra_create_args=extra_create_args, cancellation_token=cancellation_token,
         )  # fmt: skip
 
     async def close(self) -> None:
         """The inner client belongs to the model pool, which closes it."""
-
-    def actual_usage(self) -> RequestUsage:
-        return self._inner.actual_usage()
-
-    def total_usage(self) -> RequestUsage:
-        return self._inner.total_usage()
-
-    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self._inner.count_tokens(messages, tools=tools)
-
-    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        return self._inner.remaining_tokens(messages, tools=tools)
-
-    @property
-    def capabilities(self) -> Any:
-        return self._inner.model_info
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return self._inner.model_info
 
 
 class _AnyArgs(BaseModel):

@@ -18,7 +18,31 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 
-class WrappedClient(ChatCompletionClient):
+class WholeAnswerStream(ChatCompletionClient):
+    """Streaming as one chunk, the whole answer: batch data generation gains nothing from tokens
+    one by one, and every call then goes through `create`, where the layers work."""
+
+    async def create_stream(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        yield await self.create(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+            cancellation_token=cancellation_token,
+        )
+
+
+class WrappedClient(WholeAnswerStream):
     def __init__(self, inner: ChatCompletionClient):
         self.inner = inner
 
@@ -33,25 +57,6 @@ class WrappedClient(ChatCompletionClient):
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
         return await self.inner.create(
-            messages,
-            tools=tools,
-            tool_choice=tool_choice,
-            json_output=json_output,
-            extra_create_args=extra_create_args,
-            cancellation_token=cancellation_token,
-        )
-
-    async def create_stream(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        yield await self.create(
             messages,
             tools=tools,
             tool_choice=tool_choice,
@@ -85,7 +90,8 @@ class WrappedClient(ChatCompletionClient):
 
 
 @lru_cache(maxsize=256)
-def _schema_of(model: type[BaseModel]) -> dict[str, Any]:
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """An output model's JSON schema, built once (pydantic builds it anew on every call)."""
     return model.model_json_schema()
 
 
@@ -98,6 +104,6 @@ def schema_cached(model: type[BaseModel]) -> type[BaseModel]:
     def model_json_schema(cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
         if args or kwargs:
             return model.model_json_schema(*args, **kwargs)
-        return copy.deepcopy(_schema_of(model))
+        return copy.deepcopy(schema_of(model))
 
     return type(model.__name__, (model,), {"model_json_schema": classmethod(model_json_schema), "__doc__": model.__doc__})

@@ -61,7 +61,7 @@ def embed_texts(texts: list[str], batch_size: int = 64) -> list[list[float]]:
     model = _load()
     with _guard:  # sentence-transformers models are not safe to call from two threads at once
         vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
-    return [[float(x) for x in row] for row in vectors]
+    return vectors.tolist()
 
 
 class BundledEmbeddingFunction(EmbeddingFunction[Documents]):
@@ -73,7 +73,7 @@ class BundledEmbeddingFunction(EmbeddingFunction[Documents]):
     def __call__(self, input: Documents) -> Embeddings:
         import numpy as np
 
-        return [np.asarray(v, dtype=np.float32) for v in embed_texts(list(input), self.batch_size)]
+        return list(np.asarray(embed_texts(list(input), self.batch_size), dtype=np.float32))
 
     @staticmethod
     def name() -> str:

@@ -32,7 +32,6 @@ from teams.flows import (
     FlowSettings,
     SeedLog,
     answer,
-    format_question,
     generate_instructions,
     pick_specialists,
     refine,
@@ -192,7 +191,7 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
             "question_type": inst.subcategory,
             "answer_format": inst.answer_format,
             "instruction_key": inst.key,
-            "instruction": format_question(inst.question, inst.options),
+            "instruction": skill.instruction_text(inst),
             "refinement": (
                 {"goal": inst.refinement_goal, "round": inst.refinement_round, "parent": inst.parent}
                 if inst.refinement_goal

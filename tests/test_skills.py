@@ -131,6 +131,8 @@ def test_every_skill_runs_end_to_end(skill: str, server: FakeOpenAIServer, tmp_p
         roles = [m.role for m in record.messages]
         assert roles == ["user", "assistant"] * (len(roles) // 2) and all(m.content.strip() for m in record.messages)
         assert (folder / record.meta["transcript"]).is_file()
+        # near-duplicate search splits the prompt into instruction and context by this text
+        assert record.meta["instruction"] and record.meta["instruction"] in record.messages[0].content
         expected_transformation = "none" if not taxonomy.transformations else record.meta["transformation"]
         assert record.meta["transformation"] == expected_transformation
     if skill == "conversation":

@@ -18,6 +18,10 @@ class Skill(Protocol):
 
     name: str
 
+    def instruction_text(self, instruction: Instruction) -> str:
+        """The instruction as the record's user turn shows it (kept in meta for deduplication)."""
+        ...
+
     def messages(self, instruction: Instruction, answer: AnswerOutput) -> list[Message]:
         """The record's chat turns for one answered instruction."""
         ...

@@ -52,8 +52,12 @@ class PromptSkill:
     draft_checks: list[DraftCheck] = field(default_factory=list)
     answer_checks: list[AnswerCheck] = field(default_factory=list)
 
+    def instruction_text(self, instruction: Instruction) -> str:
+        """The instruction as the user turn shows it (what near-duplicate search compares)."""
+        return format_instruction(instruction)
+
     def user_turn(self, instruction: Instruction) -> str:
-        return self.template.format(passage=instruction.passage.strip(), instruction=format_instruction(instruction))
+        return self.template.format(passage=instruction.passage.strip(), instruction=self.instruction_text(instruction))
 
     def messages(self, instruction: Instruction, answer: AnswerOutput) -> list[Message]:
         return [

@@ -11,8 +11,12 @@ from teams.skills.base import PromptSkill, reply_text, run_as_script
 
 
 class Conversation(PromptSkill):
+    def instruction_text(self, instruction: Instruction) -> str:
+        """The first turn asks the question alone; the follow-ups come as later turns."""
+        return instruction.question.strip()
+
     def messages(self, instruction: Instruction, answer: AnswerOutput) -> list[Message]:
-        first = self.template.format(passage=instruction.passage.strip(), instruction=instruction.question.strip())
+        first = self.user_turn(instruction)
         turns = [Message(role="user", content=first), Message(role="assistant", content=reply_text(answer, self.reply))]
         replies = getattr(answer, "follow_up_replies", [])
         for question, reply in zip(instruction.follow_ups, replies, strict=True):

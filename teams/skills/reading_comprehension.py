@@ -13,8 +13,11 @@ from teams.schemas import AnswerOutput, Instruction, Message
 class ReadingComprehension:
     name = "reading_comprehension"
 
+    def instruction_text(self, instruction: Instruction) -> str:
+        return format_question(instruction.question, instruction.options)
+
     def messages(self, instruction: Instruction, answer: AnswerOutput) -> list[Message]:
-        question = format_question(instruction.question, instruction.options)
+        question = self.instruction_text(instruction)
         user = f"Read the passage and answer the question.\n\nPassage:\n{instruction.passage}\n\nQuestion:\n{question}"
         explanation = answer.explanation.strip()
         reply = (

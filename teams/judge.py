@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, create_model
 
 from agents.factory import build_agent
 from agents.personas import Persona
-from teams.flows import FlowEnv, SeedLog, run_team
+from teams.flows import FlowEnv, SeedLog, run_team, weighted_pick
 from teams.schemas import SHORT_MAX, Message, Record, TeamTranscript
 
 Score = Literal[1, 2, 3, 4, 5]
@@ -121,8 +121,8 @@ def pick_judge(env: FlowEnv, rng: random.Random) -> Persona | None:
     """A judge for the skill, drawn by weight; None when judging is off."""
     if env.settings.judge_threshold <= 0:
         return None
-    pool = env.library.pool("judge", env.skill)
-    return rng.choices(pool, weights=[p.weight for p in pool])[0] if pool else None
+    chosen = weighted_pick(rng, env.library.pool("judge", env.skill), 1)
+    return chosen[0] if chosen else None
 
 
 async def judge_records(
@@ -136,8 +136,9 @@ async def judge_records(
     kept: list[Record] = []
     dropped: list[Record] = []
     threshold = env.settings.judge_threshold
+    seed_total = log.tokens  # the judge's tokens included
     for record, verdict in zip(records, verdicts, strict=True):
-        record.meta["tokens"] = {**record.meta.get("tokens", {}), "seed_total": log.tokens}
+        record.meta["tokens"] = {**record.meta.get("tokens", {}), "seed_total": seed_total}
         if verdict is None:
             record.meta["dropped"] = {"by": "judge", "reason": "the judge gave no usable verdict"}
             dropped.append(record)

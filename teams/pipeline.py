@@ -171,7 +171,6 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
         )
         instructions += [refined for chain in chains for refined in chain]
     answers = await asyncio.gather(*(answer(env, log, inst, teacher) for inst in instructions))
-    log.transcript.teams.sort(key=lambda team: FLOW_ORDER.index(team.flow))
 
     personas = {
         **({"transformer": transformer.name} if transformer else {}),
@@ -213,16 +212,24 @@ async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Rando
                 meta=meta,
             )
         )
+    return await finish_seed(env, log, seed, rng, records, "no instruction survived the checks")
+
+
+async def finish_seed(
+    env: FlowEnv, log: SeedLog, seed: Seed, rng: random.Random, records: list[Record], empty_reason: str
+) -> SeedOutcome:
+    """How every seed ends, whatever its flows: the judge, the transcript in flow order, the
+    seed's status (a failed seed's reason is the step that left it with nothing)."""
     dropped: list[Record] = []
     judge = pick_judge(env, rng)
     if records and judge is not None:
         records, dropped = await judge_records(env, log, records, judge)
-        log.transcript.teams.sort(key=lambda team: FLOW_ORDER.index(team.flow))
+    log.transcript.teams.sort(key=lambda team: FLOW_ORDER.index(team.flow))
     status: Literal["done", "failed"] = "done" if records or dropped else "failed"
     reason = None
     if not records and not dropped:
-        last = log.failures[-1] if log.failures else None  # the step that left the seed with nothing
-        reason = f"{last.flow}: {last.reason}" if last else "no instruction survived the checks"
+        last = log.failures[-1] if log.failures else None
+        reason = f"{last.flow}: {last.reason}" if last else empty_reason
     return SeedOutcome(
         seed=seed,
         records=records,

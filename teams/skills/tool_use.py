@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 from retrieval.code_index import DEFAULT_INDEX_DIR, CodeIndex
 from retrieval.seeds import Seed, load_code_seeds
 from teams.flows import FlowEnv, SeedLog, weighted_pick
-from teams.judge import judge_records, pick_judge
-from teams.run_folder import SeedStatus
 from teams.schemas import AnswerOutput, Instruction, Message, Record
 from teams.tool_flows import (
     converse,
@@ -30,8 +28,6 @@ from teams.tool_schemas import TASK_SHAPES
 
 if TYPE_CHECKING:
     from teams.pipeline import RunConfig, SeedOutcome
-
-FLOW_ORDER = ["content_transformation", "instruction_generation", "refinement", "answer", "judge"]
 
 
 class ToolUse:
@@ -60,7 +56,7 @@ class ToolUse:
         return {"code_index": index, "index_stats": index.build(config.seeds)}
 
     async def process_seed(self, env: FlowEnv, seed: Seed, rng: random.Random, run_id: str) -> SeedOutcome:
-        from teams.pipeline import SeedOutcome
+        from teams.pipeline import finish_seed
 
         log = SeedLog(seed)
         pick = {role: weighted_pick(rng, env.library.pool(role, env.skill), 1)[0] for role in self.roles
@@ -92,7 +88,6 @@ class ToolUse:
         results = await asyncio.gather(
             *(converse(env, log, t, tools, pick["teacher"], pick["tool_simulator"]) for t in tasks)
         )
-        log.transcript.teams.sort(key=lambda team: FLOW_ORDER.index(team.flow))
 
         personas = {role: p.name for role, p in pick.items()}
         kept = [(t, r) for t, r in zip(tasks, results, strict=True) if r is not None]
@@ -114,22 +109,7 @@ class ToolUse:
             }  # fmt: skip
             records.append(Record(id=f"{seed.id}-{task.key}", skill=self.name, subcategory=task.subcategory,
                                   messages=messages, tools=[t.openai() for t in tools], meta=meta))  # fmt: skip
-        dropped: list[Record] = []
-        judge = pick_judge(env, rng)
-        if records and judge is not None:
-            records, dropped = await judge_records(env, log, records, judge)
-            log.transcript.teams.sort(key=lambda team: FLOW_ORDER.index(team.flow))
-        reason = None
-        if not records and not dropped:
-            last = log.failures[-1] if log.failures else None
-            reason = f"{last.flow}: {last.reason}" if last else "no task survived the checks"
-        status = SeedStatus(
-            id=seed.id, skill=self.name, source=seed.source, chunk=seed.chunk,
-            status="done" if records or dropped else "failed", records=len(records), tokens=log.tokens,
-            reason=reason, failures=[f.model_dump() for f in log.failures],
-            dropped={"judge": len(dropped)} if dropped else {},
-        )  # fmt: skip
-        return SeedOutcome(seed=seed, records=records, status=status, transcript=log.transcript, dropped=dropped)
+        return await finish_seed(env, log, seed, rng, records, "no task survived the checks")
 
 
 def _taxonomy() -> Any:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from teams.run_folder import RunFolder
 
 DEDUP_FOLDER = "dedup"
-DROPPED_FILE = "dropped.jsonl"
 NEIGHBOURS = 10  # nearest earlier instructions compared with each new one
 _WORD = re.compile(r"\w+")
 
@@ -270,7 +269,7 @@ class QualityGate:
         """Attach to a run folder, rebuilding the state from the records it already keeps."""
         completed = {s["id"] for s in folder.seeds()}
         kept = [r for r in folder.records() if r.get("meta", {}).get("seed_id") in completed]
-        self.dropped_path = folder.path / DROPPED_FILE
+        self.dropped_path = folder.dropped_path
         _keep_lines(self.dropped_path, lambda row: row.get("meta", {}).get("seed_id") in completed)
         if self.settings.dedup:
             self.seen = {exact_key(r): r["id"] for r in kept}

@@ -100,6 +100,10 @@ class RunFolder:
         return self.path / "seeds.jsonl"
 
     @property
+    def dropped_path(self) -> Path:
+        return self.path / "dropped.jsonl"
+
+    @property
     def log_path(self) -> Path:
         return self.path / "run.log"
 
@@ -176,6 +180,10 @@ class RunFolder:
 
     def seeds(self) -> list[dict[str, Any]]:
         return self._lines(self.seeds_path)
+
+    def dropped(self) -> list[dict[str, Any]]:
+        """The records the judge, deduplication or decontamination left out, with why."""
+        return self._lines(self.dropped_path)
 
     def transcript(self, seed_id: str) -> SeedTranscript:
         matches = sorted((self.path / "transcripts").glob(f"{seed_id}*.json"))

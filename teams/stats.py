@@ -9,14 +9,13 @@ pairs is (|sum|^2 - n) / (n (n - 1)).
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import Counter, defaultdict
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from teams.quality import DROPPED_FILE, instruction_text, quiet_embed
+from teams.quality import instruction_text, quiet_embed
 from teams.run_folder import RunFolder
 from teams.schemas import SeedTranscript
 
@@ -48,15 +47,6 @@ class RunStats(BaseModel):
     cost: float | None = None
     cost_per_record: float | None = None
     diversity: float | None = Field(None, description="mean pairwise cosine distance of the kept instructions")
-
-
-def _dropped_rows(folder: RunFolder) -> list[dict[str, Any]]:
-    path = folder.path / DROPPED_FILE
-    return (
-        [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if path.is_file()
-        else []
-    )
 
 
 def check_rates(folder: RunFolder, seeds: list[dict[str, Any]]) -> dict[str, FlowChecks]:
@@ -144,8 +134,7 @@ def diversity(folder: RunFolder, records: list[dict[str, Any]]) -> float | None:
 
 def run_stats(folder: RunFolder, with_diversity: bool = True) -> RunStats:
     info = folder.info()
-    raw_totals = json.loads(folder.run_json.read_text(encoding="utf-8")).get("totals", {})
-    records, seeds, dropped_rows = folder.records(), folder.seeds(), _dropped_rows(folder)
+    records, seeds, dropped_rows = folder.records(), folder.seeds(), folder.dropped()
     by_sub: dict[str, Counter[str]] = defaultdict(Counter)
     for r in records:
         by_sub[r["skill"]][r["subcategory"]] += 1
@@ -153,8 +142,7 @@ def run_stats(folder: RunFolder, with_diversity: bool = True) -> RunStats:
     for seed in seeds:
         dropped.update(seed.get("dropped") or {})
     tokens = sum(s.get("tokens", 0) for s in seeds) or info.totals.tokens
-    cost_key = next((k for k in raw_totals if "cost" in k and isinstance(raw_totals[k], int | float)), None)
-    cost = float(raw_totals[cost_key]) if cost_key else None
+    cost = info.totals.cost_usd
     checks = check_rates(folder, seeds)
     return RunStats(
         run_id=info.run_id,

@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from teams.quality import DROPPED_FILE
 from teams.run_folder import RunFolder
 from teams.stats import run_stats
 
@@ -30,22 +29,9 @@ def safe_json(value: Any) -> str:
     return re.sub("[<>&\u2028\u2029]", lambda m: _UNSAFE[m.group(0)], text)
 
 
-def _dropped(folder: RunFolder) -> list[dict[str, Any]]:
-    path = folder.path / DROPPED_FILE
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
-
-
 def page_data(folder: RunFolder) -> dict[str, Any]:
     info = folder.info()
-    records = [{**r, "kept": True} for r in folder.records()] + [{**r, "kept": False} for r in _dropped(folder)]
+    records = [{**r, "kept": True} for r in folder.records()] + [{**r, "kept": False} for r in folder.dropped()]
     return {
         "run": {
             "id": info.run_id,

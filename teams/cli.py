@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -34,7 +34,7 @@ from retrieval.code_index import CodeIndexError
 from retrieval.embedding import EmbeddingError
 from retrieval.seeds import SeedError
 from taxonomies import TaxonomyError, available_skills, load_taxonomy
-from teams.errors import one_line
+from teams.errors import fail, one_line
 from teams.export import ExportError
 from teams.flows import FlowSettings
 from teams.index_cli import index_app
@@ -96,11 +96,6 @@ USER_ERRORS = (
     EmbeddingError,
 )
 EXIT_BY_STATUS = {"completed": 0, "completed_with_failures": 3, "failed": 1, "stopped": 130, "budget_reached": 4}
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    typer.secho(f"error: {message}", err=True, fg="red")
-    raise typer.Exit(code)
 
 
 def guarded(action: Callable[[], Any]) -> Any:

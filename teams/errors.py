@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
+import typer
 from pydantic import ValidationError
 
 
@@ -17,3 +20,9 @@ def one_line(error: BaseException | str, limit: int = 400) -> str:
         if "[type=" in line:
             return f"{previous}: {line.split(' [type=')[0]}"[:limit]
     return (lines[-1] if lines else type(error).__name__)[:limit]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """End a command with one red line on stderr and an exit code (2: bad input)."""
+    typer.secho(f"error: {message}", err=True, fg="red")
+    raise typer.Exit(code)

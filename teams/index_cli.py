@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from retrieval.code_index import DEFAULT_INDEX_DIR, CodeIndex, CodeIndexError
 from retrieval.embedding import EmbeddingError
 from retrieval.seeds import SeedError
-from teams.errors import one_line
+from teams.errors import fail, one_line
 
 index_app = typer.Typer(
     help="Build and search the code index that tool use draws similar APIs from.", no_args_is_help=True
@@ -25,11 +25,6 @@ INDEX_ERRORS = (CodeIndexError, SeedError, EmbeddingError, OSError)
 IndexOption = Annotated[
     Path, typer.Option("--index", help=f"The index folder (default {DEFAULT_INDEX_DIR} in the current folder).")
 ]
-
-
-def _fail(error: BaseException) -> None:
-    typer.secho(f"error: {one_line(error)}", err=True, fg="red")
-    raise typer.Exit(2)
 
 
 @index_app.command("build")
@@ -48,7 +43,7 @@ def index_build(
         with progress:
             stats = code_index.build(seeds, lambda done, total: progress.update(task, completed=done, total=total))
     except INDEX_ERRORS as exc:
-        _fail(exc)
+        fail(one_line(exc))
     _out.print(
         f"{stats.files} files: {stats.embedded_files} embedded ({stats.chunks_embedded} chunks), "
         f"{stats.unchanged} unchanged, {stats.removed_files} removed; {stats.chunks_total} chunks in {escape(str(index))}"
@@ -63,11 +58,11 @@ def index_query(
 ) -> None:
     """The code nearest in meaning to TEXT, nearest first, with file and line."""
     if not index.is_dir():
-        _fail(CodeIndexError(f"{index}: no code index here; build one with `agentinstruct index build --seeds DIR`"))
+        fail(f"{index}: no code index here; build one with `agentinstruct index build --seeds DIR`")
     try:
         hits = CodeIndex(index).query(text, k)
     except INDEX_ERRORS as exc:
-        _fail(exc)
+        fail(one_line(exc))
     if not hits:
         _out.print("the index is empty")
         return

@@ -165,16 +165,6 @@ class Decontaminator:
 # --- near duplicates -------------------------------------------------------------------------
 
 
-def quiet_embed(texts: list[str]) -> list[list[float]]:
-    """Embeddings from the bundled model, without the progress bar transformers draws while loading it."""
-    from transformers.utils import logging as transformers_logging
-
-    from retrieval.embedding import embed_texts
-
-    transformers_logging.disable_progress_bar()
-    return embed_texts(texts)
-
-
 class NearDuplicateIndex:
     """The kept records' instruction and context embeddings, in two Chroma collections inside the
     run folder (embedded with the bundled MiniLM, cosine space)."""
@@ -193,6 +183,7 @@ class NearDuplicateIndex:
             "instructions", configuration=space, embedding_function=embedder
         )
         self.contexts = client.get_or_create_collection("contexts", configuration=space, embedding_function=embedder)
+        self.size = self.instructions.count()  # kept up to date here: no count query per record
 
     def reconcile(self, kept: list[dict[str, Any]]) -> None:
         """Make the collections hold exactly the kept records (a crash between an add and the
@@ -203,13 +194,16 @@ class NearDuplicateIndex:
         if stale:
             self.instructions.delete(ids=stale)
             self.contexts.delete(ids=stale)
+            self.size -= len(stale)
         missing = [wanted[i] for i in wanted if i not in present]
         if missing:
             self.add(missing, *self.embed(missing))
 
     @staticmethod
     def embed(records: list[dict[str, Any]]) -> tuple[list[list[float]], list[list[float]]]:
-        vectors = quiet_embed([instruction_text(r) for r in records] + [context_text(r) or "-" for r in records])
+        from retrieval.embedding import embed_texts
+
+        vectors = embed_texts([instruction_text(r) for r in records] + [context_text(r) or "-" for r in records])
         return vectors[: len(records)], vectors[len(records) :]
 
     def add(self, records: list[dict[str, Any]], instructions: list[list[float]], contexts: list[list[float]]) -> None:
@@ -219,16 +213,16 @@ class NearDuplicateIndex:
             metadatas: Any = [{"chain": chain_of(r), "has_context": bool(context_text(r))} for r in records[part]]
             self.instructions.add(ids=ids, embeddings=instructions[part], metadatas=metadatas)  # type: ignore[arg-type]
             self.contexts.add(ids=ids, embeddings=contexts[part])  # type: ignore[arg-type]
+            self.size += len(ids)
 
     def twin(self, record: dict[str, Any], instruction: list[float], context: list[float]) -> tuple[str, float] | None:
         """The kept record this one nearly duplicates (id, similarity), or None."""
-        count = self.instructions.count()
-        if not count:
+        if not self.size:
             return None
         other_chains: Any = {"chain": {"$ne": chain_of(record)}}
         found = self.instructions.query(
             query_embeddings=[instruction],  # type: ignore[arg-type]
-            n_results=min(NEIGHBOURS, count),
+            n_results=min(NEIGHBOURS, self.size),
             where=other_chains,
             include=["distances", "metadatas"],
         )

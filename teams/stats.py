@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from teams.quality import instruction_text, quiet_embed
+from retrieval.embedding import embed_texts
+from teams.quality import instruction_text
 from teams.run_folder import RunFolder
 from teams.schemas import SeedTranscript
 
@@ -123,7 +124,7 @@ def diversity(folder: RunFolder, records: list[dict[str, Any]]) -> float | None:
 
     vectors = _stored_embeddings(folder, [r["id"] for r in records])
     if vectors is None:
-        vectors = quiet_embed([instruction_text(r) for r in records])
+        vectors = embed_texts([instruction_text(r) for r in records])
     matrix = np.asarray(vectors, dtype=np.float64)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     n = len(matrix)

@@ -6,6 +6,7 @@ their contexts); model clients are shared through the ModelPool.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 
 from agents.models import ModelPool
 from agents.personas import Persona
+from agents.tools import RequiredToolChoice
 
 
 class BuiltAgent(BaseModel):
@@ -29,16 +31,28 @@ def build_agent(
     pool: ModelPool,
     output_type: type[BaseModel] | None,
     context: dict[str, Any],
+    *,
+    tools: Sequence[Any] = (),
+    force_tools: bool = False,
+    max_tool_iterations: int = 1,
 ) -> tuple[AssistantAgent, BuiltAgent]:
-    """An agent speaking as `persona`, its system message rendered from `context`."""
+    """An agent speaking as `persona`, its system message rendered from `context`. With `tools`
+    it may call them (must, with `force_tools`) and then answers on what they returned."""
     system_message = persona.render(**context)
     model_role = persona.uses_model_role
+    client = pool.client_for(model_role, persona.sampling)
+    tool_args: dict[str, Any] = (
+        {"tools": list(tools), "reflect_on_tool_use": True, "max_tool_iterations": max_tool_iterations}
+        if tools
+        else {}
+    )
     agent = AssistantAgent(
         name=persona.name,
         description=persona.description,
-        model_client=pool.client_for(model_role, persona.sampling),
+        model_client=RequiredToolChoice(client) if tools and force_tools else client,
         system_message=system_message,
         output_content_type=output_type,
+        **tool_args,
     )
     info = BuiltAgent(
         name=persona.name,

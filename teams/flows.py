@@ -133,6 +133,21 @@ def _transcript_message(message: BaseAgentEvent | BaseChatMessage) -> Transcript
     )
 
 
+async def stream_into(runnable: Any, task: str, transcript: TeamTranscript) -> list[Any]:
+    """Run an agent or a team on `task`; return what it said, in order, each item also appended to
+    `transcript`. An agent's error ends the run and is noted there: it never propagates."""
+    items: list[Any] = []
+    try:
+        async for item in runnable.run_stream(task=task):
+            if isinstance(item, TaskResult):
+                continue
+            items.append(item)
+            transcript.messages.append(_transcript_message(item))
+    except Exception as exc:  # an agent failed: malformed answer, endpoint error, ...
+        transcript.status, transcript.error = "error", one_line(exc)
+    return items
+
+
 async def run_team(
     agents: Sequence[tuple[Any, BuiltAgent]],
     output_types: Sequence[type[BaseModel]],
@@ -148,17 +163,8 @@ async def run_team(
         custom_message_types=[StructuredMessage[t] for t in dict.fromkeys(output_types)],  # type: ignore[valid-type]
     )
     transcript.participants = [info.model_dump() for _, info in agents]
-    outputs: list[tuple[str, BaseModel]] = []
-    try:
-        async for item in team.run_stream(task=task):
-            if isinstance(item, TaskResult):
-                continue
-            transcript.messages.append(_transcript_message(item))
-            if isinstance(item, StructuredMessage):
-                outputs.append((item.source, item.content))
-    except Exception as exc:  # an agent failed: malformed answer, endpoint error, ...
-        transcript.status = "error"
-        transcript.error = one_line(exc)
+    items = await stream_into(team, task, transcript)
+    outputs = [(item.source, item.content) for item in items if isinstance(item, StructuredMessage)]
     tokens = sum(m.prompt_tokens + m.completion_tokens for m in transcript.messages)
     logger.debug(
         "{} {} attempt {}: {} ({} tokens){}",

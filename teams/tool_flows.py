@@ -20,20 +20,16 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from autogen_agentchat.agents import AssistantAgent
-from autogen_agentchat.base import TaskResult
 from autogen_agentchat.messages import TextMessage, ToolCallExecutionEvent, ToolCallRequestEvent
 from autogen_core.tools import FunctionTool
-from pydantic import BaseModel
 
-from agents.factory import BuiltAgent, build_agent
+from agents.factory import build_agent
 from agents.personas import Persona
-from agents.tools import RequiredToolChoice, SimulatedTool
+from agents.tools import SimulatedTool
 from retrieval.code_index import CodeIndex, Hit
 from retrieval.seeds import Seed
 from taxonomies import RefinementGoal, Subcategory
-from teams.errors import one_line
-from teams.flows import FlowEnv, SeedLog, _json_hint, _transcript_message, run_team, weighted_pick
+from teams.flows import FlowEnv, SeedLog, _json_hint, run_team, stream_into, weighted_pick
 from teams.schemas import Message, SuggestionsOutput, TeamTranscript
 from teams.tool_checks import check_api_doc, check_conversation, check_task, schema_problems
 from teams.tool_schemas import (
@@ -55,22 +51,6 @@ SEARCH_K = 5
 RELEVANT_DISTANCE = 0.8
 MAX_TOOLSET = 8
 MAX_TOOL_ITERATIONS = 5
-
-
-def _agent_with_tools(
-    env: FlowEnv, persona: Persona, tools: list[Any], output_type: type[BaseModel] | None,
-    force: bool, max_tool_iterations: int = 1,
-) -> tuple[AssistantAgent, BuiltAgent]:  # fmt: skip
-    system_message = persona.render(skill=env.skill)
-    client = env.pool.client_for(persona.uses_model_role, persona.sampling)
-    agent = AssistantAgent(
-        name=persona.name, description=persona.description, system_message=system_message,
-        model_client=RequiredToolChoice(client) if force else client, tools=tools, output_content_type=output_type,
-        reflect_on_tool_use=True, max_tool_iterations=max_tool_iterations,
-    )  # fmt: skip
-    info = BuiltAgent(name=persona.name, persona=persona.name, model=env.pool.spec_for(persona.uses_model_role).label,
-                      system_message=system_message)  # fmt: skip
-    return agent, info
 
 
 def _toolset_text(tools: Sequence[ToolSpec]) -> str:
@@ -167,7 +147,7 @@ async def retrieve_apis(
         record = TeamTranscript(flow="content_transformation", step="retrieve_apis", attempt=attempt, participants=[])
         log.transcript.teams.append(record)
         search = FunctionTool(search_code, description=search_code.__doc__ or "", name="search_code", strict=True)
-        agent = _agent_with_tools(env, retriever, [search], ApiListOutput, force=True)
+        agent = build_agent(retriever, env.pool, ApiListOutput, {"skill": env.skill}, tools=[search], force_tools=True)
         outputs = await run_team([agent], [ApiListOutput], task, 1, record)
         if not searched and not any(m.type == "ToolCallExecutionEvent" for m in record.messages):
             error = record.error or "the retriever did not call search_code"
@@ -326,19 +306,6 @@ def _openai_messages(items: Sequence[Any], assistant: str) -> list[Message]:
     return messages
 
 
-async def _say(agent: AssistantAgent, text: str, record: TeamTranscript) -> list[Any]:
-    items: list[Any] = []
-    try:
-        async for item in agent.run_stream(task=text):
-            if isinstance(item, TaskResult):
-                continue
-            items.append(item)
-            record.messages.append(_transcript_message(item))
-    except Exception as exc:  # an agent failed: malformed answer, endpoint error, ...
-        record.status, record.error = "error", one_line(exc)
-    return items
-
-
 async def converse(
     env: FlowEnv, log: SeedLog, task: ToolTask, tools: list[ToolSpec], assistant: Persona, simulator: Persona
 ) -> tuple[list[Message], int] | None:
@@ -371,14 +338,16 @@ async def converse(
         simulation_failed: list[str] = []
         offered = [SimulatedTool(t.name, t.description, t.parameters, simulate, schema_problems) for t in tools]
         iterations = min(MAX_TOOL_ITERATIONS, max(1, len(draft.apis)) + 1)
-        agent, info = _agent_with_tools(env, assistant, offered, None, force=False, max_tool_iterations=iterations)
+        agent, info = build_agent(
+            assistant, env.pool, None, {"skill": env.skill}, tools=offered, max_tool_iterations=iterations
+        )
         record = TeamTranscript(
             flow="answer", step=f"conversation:{task.key}", attempt=attempt, participants=[info.model_dump()]
         )
         log.transcript.teams.append(record)
-        items = await _say(agent, draft.request, record)
+        items = await stream_into(agent, draft.request, record)
         if draft.withheld and record.status == "ok":
-            items += await _say(agent, draft.follow_up, record)
+            items += await stream_into(agent, draft.follow_up, record)
         messages = _openai_messages(items, assistant.name)
         if record.status != "ok":
             problems = [record.error or "error"]

@@ -42,7 +42,7 @@ from teams.mixing import MIXED, parse_skills, resolve_skill
 from teams.pipeline import ROLES, PreparedRun, RunConfig, SeedOutcome, run_pipeline
 from teams.quality import QualityError, QualitySettings
 from teams.run_folder import RunFolder, RunFolderError, RunInfo, list_runs
-from teams.scale import dry_run_estimate, resume_config, use_ray
+from teams.scale import apply_limits, dry_run_estimate, resume_config, use_ray
 
 
 class ExportFormat(StrEnum):
@@ -153,14 +153,9 @@ def build_config(
     quality = dict(data.pop("quality", {}) or {})
     quality.update({k: overrides.pop(k) for k in list(overrides) if k in QualitySettings.model_fields})
     quality = {k: v for k, v in quality.items() if v is not None and v != []}
-    budget = dict(data.pop("budget", {}) or {})
-    for key in ("max_cost", "max_tokens"):
-        if overrides.get(key) is not None:
-            budget[key] = overrides[key]
+    apply_limits(data, overrides)
+    for key in ("max_cost", "max_tokens", "no_cache"):
         overrides.pop(key, None)
-    if overrides.pop("no_cache", False):
-        data["cache"] = False
-    data["budget"] = budget
     data.update({k: v for k, v in overrides.items() if v is not None and v != []})
     if overrides.get("personas"):
         data["personas"] = overrides["personas"]

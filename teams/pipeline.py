@@ -373,6 +373,21 @@ def _account(info: RunInfo, meter: UsageMeter) -> None:
     totals.usage = [row.model_dump() for row in meter.snapshot()]
 
 
+def build_envs(
+    config: RunConfig,
+    library: PersonaLibrary,
+    pool: ModelPool,
+    skills: dict[str, Skill],
+    taxonomies: dict[str, Taxonomy],
+    resources: dict[str, Any],
+) -> dict[str, FlowEnv]:
+    """What each skill's flows share in one process (the driver's, or a Ray worker's)."""
+    return {
+        name: FlowEnv(taxonomies[name], library, pool, config.flow, skill_checks=skill, resources=resources.get(name))
+        for name, skill in skills.items()
+    }
+
+
 async def run_pipeline(
     config: RunConfig | PreparedRun,
     on_seed: ProgressCallback | None = None,
@@ -387,12 +402,7 @@ async def run_pipeline(
     sink = logger.add(folder.log_path, level="DEBUG", enqueue=False)
     gate = run.quality.open(folder)
     route_autogen_logs()
-    envs = {
-        name: FlowEnv(
-            run.taxonomies[name], run.library, pool, config.flow, skill_checks=skill, resources=run.resources.get(name)
-        )
-        for name, skill in run.skills.items()
-    }
+    envs = build_envs(config, run.library, pool, run.skills, run.taxonomies, run.resources)
     info = _new_or_resumed_info(run, folder)
     seeds = evenly(run.todo, sample) if sample is not None else run.todo
     folder.write_info(info)

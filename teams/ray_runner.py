@@ -25,9 +25,8 @@ from agents.usage import Usage, UsageMeter
 from retrieval.seeds import Seed, SeedError
 from taxonomies import load_taxonomy
 from teams.errors import one_line
-from teams.flows import FlowEnv
 from teams.mixing import MIXED
-from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, process_one, route_autogen_logs
+from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, build_envs, process_one, route_autogen_logs
 from teams.skills import get_skill
 
 PACKAGES = ("agents", "teams", "retrieval", "taxonomies")
@@ -59,13 +58,8 @@ class SeedWorker:
         self.skills = {name: get_skill(name) for name in names}
         # what a skill's own flows share (tool use: the code index, which the driver brought up to date)
         resources = {name: skill.prepare(self.config) for name, skill in self.skills.items() if hasattr(skill, "prepare")}
-        self.envs = {
-            name: FlowEnv(
-                load_taxonomy(name), library, self.pool, self.config.flow, skill_checks=skill,
-                resources=resources.get(name),
-            )  # fmt: skip
-            for name, skill in self.skills.items()
-        }
+        taxonomies = {name: load_taxonomy(name) for name in names}
+        self.envs = build_envs(self.config, library, self.pool, self.skills, taxonomies, resources)
 
     async def process(self, seed: Seed, skill: str) -> tuple[SeedOutcome, list[Usage]]:
         outcome = await process_one(self.envs[skill], self.skills[skill], seed, self.config.seed, self.run_id)

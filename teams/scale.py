@@ -21,6 +21,12 @@ def resume_config(out: Path, run_id: str, overrides: dict[str, Any]) -> RunConfi
     for key in RESUME_OVERRIDES:
         if overrides.get(key) is not None:
             data[key] = overrides[key]
+    apply_limits(data, overrides)
+    return RunConfig.model_validate(data)
+
+
+def apply_limits(data: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """--max-cost, --max-tokens and --no-cache onto a config's data, alike for a new run and a resumed one."""
     budget = dict(data.get("budget") or {})
     for key in ("max_cost", "max_tokens"):
         if overrides.get(key) is not None:
@@ -28,7 +34,6 @@ def resume_config(out: Path, run_id: str, overrides: dict[str, Any]) -> RunConfi
     data["budget"] = budget
     if overrides.get("no_cache"):
         data["cache"] = False
-    return RunConfig.model_validate(data)
 
 
 def dry_run_estimate(info: RunInfo, before: int) -> str:

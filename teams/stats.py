@@ -133,9 +133,19 @@ def diversity(folder: RunFolder, records: list[dict[str, Any]]) -> float | None:
     return round(1.0 - mean_similarity, 4)
 
 
-def run_stats(folder: RunFolder, with_diversity: bool = True) -> RunStats:
+def run_stats(
+    folder: RunFolder,
+    with_diversity: bool = True,
+    *,
+    records: list[dict[str, Any]] | None = None,
+    seeds: list[dict[str, Any]] | None = None,
+    dropped_rows: list[dict[str, Any]] | None = None,
+) -> RunStats:
+    """The run's figures; a caller that has read the folder's rows already passes them in."""
     info = folder.info()
-    records, seeds, dropped_rows = folder.records(), folder.seeds(), folder.dropped()
+    records = folder.records() if records is None else records
+    seeds = folder.seeds() if seeds is None else seeds
+    dropped_rows = folder.dropped() if dropped_rows is None else dropped_rows
     by_sub: dict[str, Counter[str]] = defaultdict(Counter)
     for r in records:
         by_sub[r["skill"]][r["subcategory"]] += 1

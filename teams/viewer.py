@@ -31,7 +31,8 @@ def safe_json(value: Any) -> str:
 
 def page_data(folder: RunFolder) -> dict[str, Any]:
     info = folder.info()
-    records = [{**r, "kept": True} for r in folder.records()] + [{**r, "kept": False} for r in folder.dropped()]
+    kept, dropped, seeds = folder.records(), folder.dropped(), folder.seeds()
+    records = [{**r, "kept": True} for r in kept] + [{**r, "kept": False} for r in dropped]
     return {
         "run": {
             "id": info.run_id,
@@ -41,8 +42,8 @@ def page_data(folder: RunFolder) -> dict[str, Any]:
             "models": info.models,
             "totals": info.totals.model_dump(),
         },
-        "stats": run_stats(folder, with_diversity=False).model_dump(),
-        "seeds": {s["id"]: s for s in folder.seeds()},
+        "stats": run_stats(folder, with_diversity=False, records=kept, seeds=seeds, dropped_rows=dropped).model_dump(),
+        "seeds": {s["id"]: s for s in seeds},
         "records": records,
     }
 

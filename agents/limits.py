@@ -23,7 +23,7 @@ from autogen_core.tools import Tool, ToolSchema
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.wrapping import WrappedClient, schema_cached
+from agents.wrapping import WrappedClient
 
 MIN_FACTOR = 0.02  # the adaptive rate never drops below 2% of the configured limits
 RECOVERY_PER_SUCCESS = 0.01  # each success gives back 1% of the configured limits
@@ -234,18 +234,14 @@ class LimitedClient(WrappedClient):
     ) -> CreateResult:
         limiter = self.limiter
         estimate = estimate_tokens(messages, self.max_tokens) if limiter.limits.tokens_per_minute else 0.0
-        if isinstance(json_output, type) and issubclass(json_output, BaseModel):
-            json_output = schema_cached(json_output)
         for attempt in range(self.max_retries + 1):
             await limiter.acquire(estimate)
             try:
-                result = await asyncio.wait_for(
-                    self.inner.create(
+                async with asyncio.timeout(self.timeout):  # no task per call, unlike wait_for
+                    result = await self.inner.create(
                         messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
                         extra_create_args=extra_create_args, cancellation_token=cancellation_token,
-                    ),
-                    self.timeout,
-                )  # fmt: skip
+                    )  # fmt: skip
             except Exception as error:
                 kind = classify(error)
                 if kind is None:

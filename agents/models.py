@@ -18,6 +18,7 @@ from agents.cache import CachedClient, RequestCache
 from agents.limits import EndpointLimiter, EndpointLimits, LimitedClient
 from agents.personas import Sampling
 from agents.usage import MeteredClient, UsageMeter
+from agents.wrapping import SchemaAsResponseFormat
 
 LOCAL = "local"
 LOCAL_MODEL_LABEL = "local:SmolLM2-135M-Instruct-Q4_1"
@@ -103,7 +104,7 @@ def _build_openai(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
     }
     if base_url:
         kwargs["base_url"] = base_url
-    return OpenAIChatCompletionClient(**kwargs)
+    return SchemaAsResponseFormat(OpenAIChatCompletionClient(**kwargs))
 
 
 BACKENDS: dict[str, Callable[[ModelSpec, Sampling], ChatCompletionClient]] = {

@@ -2,13 +2,17 @@
 next to its ceiling: a bare asyncio loop of as many calls through the `openai` client, at the
 same concurrency, measured in the same run. Also: peak memory, and resuming a finished run.
 
-    /path/to/python bench/throughput.py [--latency 0.1] [--levels 1,16,64,128,256] [--resume-seeds 1000]
+    /path/to/python bench/throughput.py [--latency 0.1] [--levels 1,16,64,128,256] [--workers 2] [--resume-seeds 1000]
 
 For each level C the pipeline runs 2*C seeds (4 at C=1) with C seeds in flight and the endpoint
-limited to C requests in flight (`limits.max_in_flight`); the bare loop then replays the very
-requests the pipeline sent (recorded by the fake server), C at a time. Each measurement runs in a fresh process (its CPU time and peak RSS are its own); the fake
-server runs in another process, which reports its own CPU use so one can see it is not the
-bottleneck. Prints one row per level and the issue's goals with the measured figures.
+limited to C requests in flight (`limits.max_in_flight`), first in one process, then (C > 1)
+with `--workers W` processes sharing the same C seeds in flight and the same endpoint limit. The
+bare loop then replays the very requests the one-process pipeline sent (recorded by the fake
+server), C at a time, in one process. Each measurement runs in a fresh process (its CPU time and
+peak RSS are its own; the workers' CPU is added to the driver's, their start-up left out as the
+one-process run's imports are); the fake server runs in another process, which reports its own
+CPU use so one can see it is not the bottleneck. Prints one row per level and the issue's goals
+with the measured figures.
 """
 
 from __future__ import annotations
@@ -99,8 +103,14 @@ def make_seeds(folder: Path, count: int) -> Path:
     return folder
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a live process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_pipeline(
-    base_url: str, seeds: Path, out: Path, concurrency: int, run_id: str, near_dedup: bool
+    base_url: str, seeds: Path, out: Path, concurrency: int, run_id: str, near_dedup: bool, workers: int = 1
 ) -> dict[str, Any]:
     import autogen_agentchat.teams  # noqa: F401  (imports are not the calls' cost)
     import autogen_ext.models.openai  # noqa: F401
@@ -108,26 +118,37 @@ def measure_pipeline(
 
     from agents.limits import EndpointLimits
     from agents.models import ModelSpec
-    from teams.pipeline import RunConfig, run_pipeline
+    from teams.pipeline import PreparedRun, RunConfig, run_pipeline
     from teams.quality import QualitySettings
+    from teams.workers import LocalWorkers
 
     spec = ModelSpec(model="fake-model", base_url=base_url, limits=EndpointLimits(max_in_flight=concurrency))
     config = RunConfig(
         skill="reading_comprehension", seeds=seeds, out=out, run_id=run_id, concurrency=concurrency,
-        models={"default": spec},
+        workers=workers, models={"default": spec},
         # near-duplicate search embeds every record on this CPU (MiniLM): a cost per record, not per call
         quality=QualitySettings(near_duplicate_threshold=0.95 if near_dedup else 1.0),
     )  # fmt: skip
     from loguru import logger
 
     logger.remove()
+    run = PreparedRun(config)
+    startup_cpu = 0.0
+    if workers > 1:  # started (and ready) before the clock, as the one-process run's imports are
+        processor = LocalWorkers(run, workers)
+        run.processor = processor
+        startup_cpu = sum(_process_cpu(p.pid) for p in processor.processes)
     start_cpu, start = _usage()["cpu"], time.perf_counter()
-    _, info = asyncio.run(run_pipeline(config))
+    _, info = asyncio.run(run_pipeline(run))
     wall = time.perf_counter() - start
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, joined at the run's end
+    workers_cpu = children.ru_utime + children.ru_stime - startup_cpu
     t = info.totals
     return {
         "wall": wall, "seeds": t.seeds_done + t.seeds_failed, "calls": t.calls + t.cached_calls,
-        "cpu": _usage()["cpu"] - start_cpu, "peak_rss_mib": _usage()["peak_rss_mib"], "status": info.status,
+        "cpu": _usage()["cpu"] - start_cpu + workers_cpu, "status": info.status,
+        # with workers: the driver's peak plus each worker at the largest one's peak
+        "peak_rss_mib": _usage()["peak_rss_mib"] + (workers * children.ru_maxrss / 1024 if workers > 1 else 0),
     }  # fmt: skip
 
 
@@ -207,6 +228,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=float, default=0.1, help="seconds the fake endpoint takes per call")
     parser.add_argument("--levels", default="1,16,64,128,256", help="seeds in flight, comma-separated")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2, help="worker processes of the second pipeline row (1: none)"
+    )
     parser.add_argument("--resume-seeds", type=int, default=1000, help="seeds of the finished run to resume (0: skip)")
     parser.add_argument(
         "--near-dedup", action="store_true", help="keep near-duplicate search on (embeds every record; default: exact only)"
@@ -219,46 +243,58 @@ def main() -> None:
     print(f"pipeline: judge on, exact dedup, near-duplicate search {'on' if args.near_dedup else 'off'}")
     dedup = "1" if args.near_dedup else "0"
     header = (
-        f"{'C':>4} {'seeds':>5} {'calls':>6} | {'seeds/s':>7} {'calls/s':>8} {'CPU ms/call':>11} {'peak MiB':>8} | "
+        f"{'C':>4} {'W':>2} {'seeds':>5} {'calls':>6} | {'seeds/s':>7} {'calls/s':>8} {'CPU ms/call':>11} {'peak MiB':>8} | "
         f"{'bare calls/s':>12} {'CPU ms/call':>11} | {'ratio':>5} | {'server CPU':>10}"
     )
     print(header)
     print("-" * len(header))
-    rows = {}
+    ratios: dict[tuple[int, int], float] = {}
+    peaks: dict[int, float] = {}
     for level in levels:
         seeds = make_seeds(work / f"seeds{level}", 4 if level == 1 else 2 * level)
         before = endpoint.stats()
-        pipe = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}", dedup])
+        pipe = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}", dedup, "1"])
         sent = work / f"requests{level}.jsonl"
         server_pipe = endpoint.stats(dump=sent)
+        assert server_pipe["requests"] >= pipe["calls"] - before["requests"]
         bare = child(["bare", endpoint.base_url, str(sent), str(level)])
         server_bare = endpoint.stats()
-        pipe_rate, bare_rate = pipe["calls"] / pipe["wall"], bare["calls"] / bare["wall"]
+        bare_rate = bare["calls"] / bare["wall"]
         server_share = (server_bare["cpu"] - server_pipe["cpu"]) / bare["wall"]
-        assert server_pipe["requests"] >= pipe["calls"] - before["requests"]
-        rows[level] = (pipe, bare, pipe_rate / bare_rate)
-        print(
-            f"{level:>4} {pipe['seeds']:>5} {pipe['calls']:>6} | {pipe['seeds'] / pipe['wall']:>7.2f} "
-            f"{pipe_rate:>8.1f} {1000 * pipe['cpu'] / pipe['calls']:>11.2f} {pipe['peak_rss_mib']:>8.0f} | "
-            f"{bare_rate:>12.1f} {1000 * bare['cpu'] / bare['calls']:>11.2f} | {pipe_rate / bare_rate:>5.2f} | "
-            f"{100 * server_share:>9.0f}%",
-            flush=True,
-        )
+        peaks[level] = pipe["peak_rss_mib"]
+        rows = [(1, pipe)]
+        if args.workers > 1 and level > 1:
+            spread = ["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}w", dedup]
+            rows.append((args.workers, child([*spread, str(args.workers)])))
+            endpoint.stats()
+        for workers, row in rows:
+            rate = row["calls"] / row["wall"]
+            ratios[level, workers] = rate / bare_rate
+            print(
+                f"{level:>4} {workers:>2} {row['seeds']:>5} {row['calls']:>6} | {row['seeds'] / row['wall']:>7.2f} "
+                f"{rate:>8.1f} {1000 * row['cpu'] / row['calls']:>11.2f} {row['peak_rss_mib']:>8.0f} | "
+                f"{bare_rate:>12.1f} {1000 * bare['cpu'] / bare['calls']:>11.2f} | {rate / bare_rate:>5.2f} | "
+                f"{100 * server_share:>9.0f}%",
+                flush=True,
+            )
     print(f"(ceiling at C: C / latency = {', '.join(f'{lv / args.latency:.0f}' for lv in levels)} calls/s; "
-          "server CPU: the fake server's share of one core during the bare loop)")  # fmt: skip
+          "W: pipeline processes; bare loop: one process; server CPU: the fake server's share of one core during the bare loop)")  # fmt: skip
 
     print(f"agentinstruct's own layers (limits, request cache, metering): {measure_layers():.2f} CPU ms per call")
     print("\ngoals")
-    if 128 in rows:
-        ratio = rows[128][2]
-        print(f"  C=128 at {args.latency * 1000:.0f} ms: pipeline / bare loop calls/s = {ratio:.2f} (goal >= 0.9)")
-    if 256 in rows:
-        print(f"  peak RSS with 256 seeds in flight: {rows[256][0]['peak_rss_mib']:.0f} MiB (goal < 1536 MiB)")
+    for (level, workers), ratio in ratios.items():
+        if level == 128:
+            print(
+                f"  C=128 at {args.latency * 1000:.0f} ms, {workers} pipeline process{'es' if workers > 1 else ''}: "
+                f"pipeline / bare loop calls/s = {ratio:.2f} (goal >= 0.9)"
+            )
+    if 256 in peaks:
+        print(f"  peak RSS with 256 seeds in flight, one process: {peaks[256]:.0f} MiB (goal < 1536 MiB)")
     if args.resume_seeds:
         endpoint.close()
         endpoint = Endpoint(0.0)
         seeds = make_seeds(work / "seeds-resume", args.resume_seeds)
-        made = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), "256", "finished", dedup])
+        made = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), "256", "finished", dedup, "1"])
         endpoint.stats()
         start = time.perf_counter()
         done = subprocess.run(
@@ -278,8 +314,8 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         serve(float(sys.argv[3]))
     elif len(sys.argv) > 1 and sys.argv[1] == "pipeline":
-        base_url, seeds, out, level, run_id, near = sys.argv[2:8]
-        print(json.dumps(measure_pipeline(base_url, Path(seeds), Path(out), int(level), run_id, near == "1")))
+        base_url, seeds, out, level, run_id, near, workers = sys.argv[2:9]
+        print(json.dumps(measure_pipeline(base_url, Path(seeds), Path(out), int(level), run_id, near == "1", int(workers))))
     elif len(sys.argv) > 1 and sys.argv[1] == "bare":
         print(json.dumps(measure_bare(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]))))
     else:

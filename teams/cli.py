@@ -186,6 +186,8 @@ def execute_run(
     config: RunConfig, *, resume: bool = False, dry_run: bool = False, sample: int = 3, ray: str | None = None
 ) -> None:
     """Validate, then run with a progress bar; print the summary; exit with the run's status code."""
+    if ray is not None and config.workers > 1:
+        fail("--ray and --workers do not go together: Ray runs one worker per CPU of its cluster")
     prepared = guarded(lambda: PreparedRun(config, resume=resume))
     if ray is not None:
         guarded(lambda: use_ray(prepared, ray))
@@ -289,6 +291,13 @@ def run_command(
         str | None, typer.Option("--run-id", help="Name of the run folder (default: time, skill, random).")
     ] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", help="Seeds in flight at once.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, max=256,
+            help="Worker processes sharing the seeds (default 1): more model calls per second against a fast endpoint.",
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed for persona and goal sampling.")] = None,
     personas: Annotated[
         list[Path] | None, typer.Option("--personas", help="Extra persona folder (repeatable).")
@@ -352,6 +361,7 @@ def run_command(
         "out": out,
         "run_id": run_id,
         "concurrency": concurrency,
+        "workers": workers,
         "seed": seed,
         "personas": personas or [],
         "refinement_rounds": refinement_rounds,

@@ -10,11 +10,11 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,6 +65,7 @@ class RunConfig(BaseModel):
     run_id: str | None = None
     max_seeds: int | None = Field(None, ge=1)
     concurrency: int = Field(4, ge=1, le=4096)
+    workers: int = Field(1, ge=1, le=256, description="worker processes sharing the seeds (teams.workers); 1: this one")
     seed: int = 0
     personas: list[Path] = Field(default_factory=list)
     models: dict[str, ModelSpec] = Field(default_factory=lambda: {"default": ModelSpec()})
@@ -251,7 +252,13 @@ async def finish_seed(
 
 
 ProgressCallback = Callable[[SeedOutcome, RunInfo], None]
-SeedProcessor = Callable[[Seed], Awaitable[SeedOutcome]]
+class SeedProcessor(Protocol):
+    """Where seeds go when not run in this process: worker processes (teams.workers) or Ray
+    workers (teams.ray_runner)."""
+
+    async def __call__(self, seed: Seed) -> SeedOutcome: ...
+
+    async def close(self) -> None: ...
 
 
 async def process_one(env: FlowEnv, skill: Skill, seed: Seed, config_seed: int, run_id: str) -> SeedOutcome:
@@ -339,7 +346,7 @@ class PreparedRun:
         self.resources: dict[str, dict[str, Any]] = {
             name: skill.prepare(config) for name, skill in self.skills.items() if hasattr(skill, "prepare")
         }
-        self.processor: SeedProcessor | None = None  # None: in this process; see teams.ray_runner
+        self.processor: SeedProcessor | None = None  # None: in this process; see teams.workers, teams.ray_runner
         self.in_flight = config.concurrency  # seeds at once (a Ray run: per worker)
 
 
@@ -403,12 +410,17 @@ async def run_pipeline(
     gate = run.quality.open(folder)
     route_autogen_logs()
     envs = build_envs(config, run.library, pool, run.skills, run.taxonomies, run.resources)
+    if run.processor is None and config.workers > 1:
+        from teams.workers import LocalWorkers
+
+        run.processor = LocalWorkers(run, config.workers)
     info = _new_or_resumed_info(run, folder)
     seeds = evenly(run.todo, sample) if sample is not None else run.todo
     folder.write_info(info)
     logger.info(
-        "run {} {}: skill {}, {} seeds ({} to do), concurrency {}",
+        "run {} {}: skill {}, {} seeds ({} to do), concurrency {}, {} worker process{}",
         run_id, "resumed" if run.resume else "started", config.skill, len(run.seeds), len(seeds), config.concurrency,
+        config.workers, "" if config.workers == 1 else "es",
     )  # fmt: skip
     if on_start:
         on_start(info)
@@ -512,6 +524,8 @@ async def run_pipeline(
         if info.status == "running":
             info.status = "failed"
         info.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+        if run.processor is not None:
+            await run.processor.close()
         _account(info, run.meter)
         folder.write_info(info)
         await pool.close()

@@ -10,7 +10,7 @@ from teams.pipeline import PreparedRun, RunConfig
 from teams.run_folder import RunFolder, RunInfo
 
 # what a resumed run may change: how fast and how far it goes, not what it asks the models
-RESUME_OVERRIDES = ("concurrency",)
+RESUME_OVERRIDES = ("concurrency", "workers")
 
 
 def resume_config(out: Path, run_id: str, overrides: dict[str, Any]) -> RunConfig:

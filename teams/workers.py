@@ -1,0 +1,284 @@
+"""Seeds shared out to worker processes on this machine: `agentinstruct run ... --workers N`.
+
+One Python process spends a few milliseconds of CPU on every model call (AutoGen's agents and
+group chats, the openai SDK, HTTP), so against a fast endpoint it is CPU-bound at a few hundred
+calls a second, whatever the concurrency (`bench/throughput.py`). N processes give N times that.
+
+Each worker runs the same per-seed pipeline (`SeedWorker`, which Ray's workers run too) on the
+seeds the driver sends it, as many at once as it is sent. The driver keeps `concurrency` seeds in
+flight over all workers, stays the only writer of the run folder, and merges the workers' usage,
+so a run with workers is like any other for `runs show` and `--resume`. The endpoints' limits are
+divided among the workers (`share_limits`), so together they keep the configured limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import multiprocessing
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from agents.cache import RequestCache
+from agents.models import ModelPool
+from agents.personas import PersonaLibrary
+from agents.usage import Usage, UsageMeter
+from retrieval.seeds import Seed, SeedError
+from taxonomies import load_taxonomy
+from teams.errors import one_line
+from teams.mixing import MIXED
+from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, build_envs, process_one, route_autogen_logs
+from teams.skills import get_skill
+
+READY = "ready"
+STARTUP_SECONDS = 300  # imports, personas and (with the embedded model) loading it
+
+
+class WorkerError(SeedError):
+    """A worker process that died or hit a bug: one line for the user; the run can be resumed."""
+
+
+def share_limits(config: RunConfig, parts: int) -> RunConfig:
+    """The config each of `parts` workers runs: every endpoint's requests in flight, requests per
+    minute and tokens per minute divided among them, so that together they keep the limits."""
+    if parts <= 1:
+        return config
+    models = {}
+    for role, spec in config.models.items():
+        limits = spec.limits
+        shared = limits.model_copy(
+            update={
+                "max_in_flight": math.ceil(limits.max_in_flight / parts),
+                "requests_per_minute": limits.requests_per_minute and limits.requests_per_minute / parts,
+                "tokens_per_minute": limits.tokens_per_minute and limits.tokens_per_minute / parts,
+            }
+        )
+        models[role] = spec.model_copy(update={"limits": shared})
+    return config.model_copy(update={"models": models})
+
+
+class SeedWorker:
+    """One worker (a process here, or a Ray actor): the run's skills, personas and models, built once."""
+
+    def __init__(self, config_json: str, run_id: str, cache_dir: str | None):
+        logger.remove()  # the driver logs; a worker's log lines would only interleave on its console
+        route_autogen_logs()
+        self.config = RunConfig.model_validate_json(config_json)
+        self.run_id = run_id
+        self.meter = UsageMeter(self.config.prices)
+        cache = RequestCache(Path(cache_dir)) if cache_dir else None
+        self.pool = ModelPool(dict(self.config.models), cache=cache, meter=self.meter)
+        library = PersonaLibrary.load(self.config.personas)
+        names = list(self.config.skills) if self.config.skill == MIXED else [self.config.skill]
+        self.skills = {name: get_skill(name) for name in names}
+        # what a skill's own flows share (tool use: the code index, which the driver brought up to date)
+        resources = {name: skill.prepare(self.config) for name, skill in self.skills.items() if hasattr(skill, "prepare")}
+        taxonomies = {name: load_taxonomy(name) for name in names}
+        self.envs = build_envs(self.config, library, self.pool, self.skills, taxonomies, resources)
+
+    async def process(self, seed: Seed, skill: str) -> tuple[SeedOutcome, list[Usage]]:
+        outcome = await process_one(self.envs[skill], self.skills[skill], seed, self.config.seed, self.run_id)
+        usage, self.meter.rows = self.meter.snapshot(), {}  # what this worker used since its last answer
+        return outcome, usage
+
+
+class Channel:
+    """One end of the pipe between the driver and a worker, on an event loop: messages in through
+    the loop's reader, messages out through a thread, so a large transcript never blocks the loop
+    (and two ends each blocked on sending to the other cannot happen)."""
+
+    def __init__(self, connection: Connection, on_message: Callable[[Any], None], on_closed: Callable[[], None]):
+        self.connection = connection
+        self.on_message = on_message
+        self.on_closed = on_closed
+        self.loop = asyncio.get_running_loop()
+        self.outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.sender = threading.Thread(target=self._send_all, daemon=True)
+        self.sender.start()
+        self.open = True
+        self.loop.add_reader(connection.fileno(), self._receive)
+
+    def send(self, message: Any) -> None:
+        self.outbox.put(message)
+
+    def _send_all(self) -> None:
+        while (message := self.outbox.get()) is not None:
+            try:
+                self.connection.send(message)
+            except OSError:  # the other end is gone; the reader reports it
+                return
+
+    def _receive(self) -> None:
+        try:
+            while self.open and self.connection.poll():
+                self.on_message(self.connection.recv())
+        except (EOFError, OSError):
+            self._stop()
+            self.on_closed()
+
+    def _stop(self) -> None:
+        if self.open:
+            self.open = False
+            self.loop.remove_reader(self.connection.fileno())
+            self.outbox.put(None)
+
+    def close(self) -> None:
+        self._stop()
+        self.sender.join(timeout=5)
+        self.connection.close()
+
+
+def serve(connection: Connection, config_json: str, run_id: str, cache_dir: str | None) -> None:
+    """A worker process's main: (ticket, seed, skill) in, (ticket, outcome, usage, error) out,
+    until the driver closes the pipe (or dies)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle; it closes the pipe
+    try:
+        worker = SeedWorker(config_json, run_id, cache_dir)
+    except Exception as error:  # the driver validated the same config, so this is rare: one line, no traceback
+        connection.send(one_line(error))
+        raise SystemExit(1) from None
+    connection.send(READY)
+    asyncio.run(_serve(connection, worker))
+
+
+async def _serve(connection: Connection, worker: SeedWorker) -> None:
+    closed = asyncio.Event()
+    tasks: set[asyncio.Task[None]] = set()
+    channel: Channel
+
+    async def answer(ticket: int, seed: Seed, skill: str) -> None:
+        try:
+            outcome, usage = await worker.process(seed, skill)
+            channel.send((ticket, outcome, usage, None))
+        except Exception as error:  # a bug: the driver stops the run with this line
+            channel.send((ticket, None, [], f"seed {seed.id}: {one_line(error)}"))
+
+    def on_message(message: tuple[int, Seed, str]) -> None:
+        task = asyncio.ensure_future(answer(*message))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    channel = Channel(connection, on_message, closed.set)
+    await closed.wait()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await worker.pool.close()
+    channel.close()
+
+
+class LocalWorkers:
+    """A SeedProcessor that sends each seed to the least busy of `count` worker processes."""
+
+    def __init__(self, run: PreparedRun, count: int):
+        # spawn, not fork: a forked child would inherit the driver's event loop, threads and open SQLite handles
+        context = multiprocessing.get_context("spawn")
+        config_json = share_limits(run.config, count).model_dump_json()
+        cache = run.pool.cache
+        cache_dir = str(cache.directory) if cache is not None else None
+        self.meter = run.meter
+        self.assignment = run.assignment  # seed id -> skill
+        self.processes: list[Any] = []
+        self.connections: list[Connection] = []
+        for index in range(count):
+            ours, theirs = context.Pipe()
+            process = context.Process(
+                target=serve, args=(theirs, config_json, run.run_id, cache_dir),
+                name=f"agentinstruct-worker-{index}", daemon=True,
+            )  # fmt: skip
+            process.start()
+            theirs.close()
+            self.processes.append(process)
+            self.connections.append(ours)
+        for index, connection in enumerate(self.connections):
+            self._wait_ready(index, connection)
+        self.channels: list[Channel] = []
+        self.busy = dict.fromkeys(range(count), 0)
+        self.pending: dict[int, tuple[int, asyncio.Future[tuple[SeedOutcome, list[Usage]]]]] = {}
+        self._tickets = itertools.count()
+        self._order = itertools.count()
+        logger.info("{} worker processes", count)
+
+    def _wait_ready(self, index: int, connection: Connection) -> None:
+        """Block until worker `index` has built its skills and models; a worker that cannot fails the run now."""
+        try:
+            if not connection.poll(STARTUP_SECONDS):
+                raise WorkerError(f"worker process {index} did not start within {STARTUP_SECONDS}s")
+            message = connection.recv()
+        except (EOFError, OSError):
+            message = f"ended at startup (exit code {self.processes[index].exitcode})"
+        if message != READY:
+            self.kill()
+            raise WorkerError(f"worker process {index}: {message}")
+
+    def kill(self) -> None:
+        for process in self.processes:
+            process.kill()
+            process.join()
+
+    def _open_channels(self) -> None:
+        """On the running loop, at the first seed (the loop does not exist before the run)."""
+        for index, connection in enumerate(self.connections):
+            self.channels.append(
+                Channel(connection, self._on_message, lambda index=index: self._on_closed(index))  # type: ignore[misc]
+            )
+
+    def _on_message(self, message: tuple[int, SeedOutcome | None, list[Usage], str | None]) -> None:
+        ticket, outcome, usage, error = message
+        _, future = self.pending.pop(ticket)
+        if future.done():
+            return
+        if error is not None or outcome is None:
+            future.set_exception(WorkerError(f"a worker process failed on {error}"))
+        else:
+            future.set_result((outcome, usage))
+
+    def _on_closed(self, index: int) -> None:
+        process = self.processes[index]
+        process.join(timeout=1)
+        error = WorkerError(f"worker process {index} ended (exit code {process.exitcode}); resume the run to carry on")
+        for ticket, (worker, future) in list(self.pending.items()):
+            if worker == index:
+                del self.pending[ticket]
+                if not future.done():
+                    future.set_exception(error)
+
+    async def __call__(self, seed: Seed) -> SeedOutcome:
+        if not self.channels:
+            self._open_channels()
+        open_workers = [i for i in self.busy if self.channels[i].open]
+        if not open_workers:
+            raise WorkerError("every worker process has ended; resume the run to carry on")
+        index = min(open_workers, key=lambda i: (self.busy[i], next(self._order)))
+        ticket = next(self._tickets)
+        future: asyncio.Future[tuple[SeedOutcome, list[Usage]]] = asyncio.get_running_loop().create_future()
+        self.pending[ticket] = (index, future)
+        self.busy[index] += 1
+        try:
+            self.channels[index].send((ticket, seed, self.assignment[seed.id]))
+            outcome, usage = await future
+        finally:
+            self.busy[index] -= 1
+            self.pending.pop(ticket, None)
+        self.meter.merge(usage)
+        return outcome
+
+    async def close(self) -> None:
+        """Close the pipes (each worker then stops) and wait for the processes; kill stragglers."""
+        for channel in self.channels:
+            channel.close()
+        for connection in self.connections[len(self.channels) :]:
+            connection.close()
+        for process in self.processes:
+            await asyncio.to_thread(process.join, 10)
+            if process.is_alive():
+                process.kill()
+                process.join()

@@ -1,0 +1,169 @@
+"""--workers N: seeds shared out to local worker processes give the same run folder as one
+process; the endpoint limits are divided among the workers; a worker that dies stops the run
+with one line, keeping what was done, and the run resumes; a killed driver leaves no worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from agents.limits import EndpointLimits
+from agents.models import ModelSpec
+from teams.cli import app
+from teams.pipeline import RunConfig
+from teams.workers import share_limits
+from tests.conftest import REPO
+from tests.fake_openai import FakeOpenAIServer
+from tests.fakes import deterministic_responder
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"s{i}.txt").write_text(
+            f"Log {i}: the ferry crossed the bay {i + 4} times, carrying cyclists in the morning and vans at night.",
+            encoding="utf-8",
+        )
+    return folder
+
+
+def run_args(server: FakeOpenAIServer, seeds: Path, out: Path, run_id: str, *extra: str) -> list[str]:
+    return [
+        "run", "reading_comprehension", "--seeds", str(seeds), "--model", "fake-model", "--base-url",
+        server.base_url, "--out", str(out), "--run-id", run_id, "--concurrency", "4",
+        "--no-dedup", *extra,  # which of two near duplicates is kept depends on the order seeds finish
+    ]  # fmt: skip
+
+
+def comparable(folder: Path) -> list[dict[str, Any]]:
+    """Records without what names the run, in a fixed order."""
+    rows = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["meta"].pop("run_id")
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def workers_of(pid: int) -> list[int]:
+    """The worker processes `pid` spawned (Linux /proc; not multiprocessing's resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in command:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_share_limits_divides_every_endpoint_limit_among_the_workers() -> None:
+    spec = ModelSpec(
+        model="m", base_url="http://127.0.0.1:1/v1",
+        limits=EndpointLimits(max_in_flight=9, requests_per_minute=600, tokens_per_minute=90_000),
+    )  # fmt: skip
+    config = RunConfig(skill="reading_comprehension", seeds=Path("."), models={"default": spec, "teacher": spec})
+    shared = share_limits(config, 2)
+    for role in ("default", "teacher"):
+        limits = shared.models[role].limits
+        assert (limits.max_in_flight, limits.requests_per_minute, limits.tokens_per_minute) == (5, 300, 45_000)
+    assert share_limits(config, 1) is config
+    unlimited = RunConfig(skill="reading_comprehension", seeds=Path("."), models={"default": ModelSpec(model="m")})
+    assert share_limits(unlimited, 3).models["default"].limits.requests_per_minute is None
+
+
+def test_a_run_with_worker_processes_gives_the_same_records_as_one_process(seeds: Path, tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    with FakeOpenAIServer(deterministic_responder) as server:
+        plain = runner.invoke(app, run_args(server, seeds, out, "plain"))
+        assert plain.exit_code == 0, plain.stderr
+        plain_calls = len(server.requests)
+        shared = runner.invoke(app, run_args(server, seeds, out, "shared", "--workers", "2"))
+        assert shared.exit_code == 0, shared.stderr
+        assert len(server.requests) == 2 * plain_calls  # its own calls (its own cache), as many
+    records = comparable(out / "shared")
+    assert records and records == comparable(out / "plain")
+    info = json.loads((out / "shared" / "run.json").read_text())
+    assert info["status"] == "completed" and info["config"]["workers"] == 2
+    assert info["totals"]["calls"] == plain_calls  # the workers' usage reached the driver's totals
+    assert {r["role"] for r in info["totals"]["usage"]} >= {"instruction_writer", "teacher", "judge"}
+    assert "2 worker processes" in (out / "shared" / "run.log").read_text()
+    shown = runner.invoke(app, ["runs", "show", "shared", "--out", str(out), "--json"])
+    assert shown.exit_code == 0 and len(json.loads(shown.stdout)["records"]) == len(records)
+
+
+def test_a_worker_that_dies_stops_the_run_in_one_line_and_the_run_resumes(seeds: Path, tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    with FakeOpenAIServer(deterministic_responder, latency=0.05) as server:
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "teams.cli", *run_args(server, seeds, out, "crash", "--workers", "2")],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while len(server.requests) < 5 and driver.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        workers = workers_of(driver.pid)
+        assert len(workers) >= 2, "the driver should have its worker processes"
+        os.kill(workers[0], signal.SIGKILL)
+        _, stderr = driver.communicate(timeout=120)
+        assert driver.returncode not in (0, None)
+        assert "worker process" in stderr and "Traceback" not in stderr
+        assert all(not alive(pid) for pid in workers), "the other worker was left running"
+
+        resumed = runner.invoke(app, ["run", "--resume", "crash", "--out", str(out), "--workers", "2"])
+        assert resumed.exit_code == 0, resumed.stderr
+    seeds_rows = [json.loads(line) for line in (out / "crash" / "seeds.jsonl").read_text().splitlines()]
+    assert len(seeds_rows) == 6 and len({s["id"] for s in seeds_rows}) == 6
+    assert all(s["status"] == "done" for s in seeds_rows)
+
+
+def test_workers_leave_when_their_driver_is_killed(seeds: Path, tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    with FakeOpenAIServer(deterministic_responder, latency=0.05) as server:
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "teams.cli", *run_args(server, seeds, out, "orphans", "--workers", "2")],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while len(server.requests) < 5 and driver.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        workers = workers_of(driver.pid)
+        assert len(workers) >= 2
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(pid) for pid in workers), "a worker outlived its killed driver"
+
+
+def test_ray_and_workers_together_is_one_line(seeds: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["run", "reading_comprehension", "--seeds", str(seeds), "--workers", "2", "--ray=local", "--out", str(tmp_path)]
+    )
+    assert result.exit_code != 0
+    assert "--ray and --workers" in result.stderr and "Traceback" not in result.stderr

@@ -104,7 +104,25 @@ def _build_openai(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
     }
     if base_url:
         kwargs["base_url"] = base_url
+    http_client = _aiohttp_client()
+    if http_client is not None:
+        kwargs["http_client"] = http_client
     return SchemaAsResponseFormat(OpenAIChatCompletionClient(**kwargs))
+
+
+def _aiohttp_client() -> Any:
+    """The openai SDK's aiohttp transport (its `aiohttp` extra), which it recommends for many
+    concurrent calls: at 128 calls in flight it spends about 0.4 ms less CPU per call than the
+    default httpx connection pool (bench/throughput.py). None (the SDK's default) if missing."""
+    import openai
+
+    factory = getattr(openai, "DefaultAioHttpClient", None)
+    if factory is None:
+        return None
+    try:
+        return factory()
+    except RuntimeError:  # the SDK says its aiohttp extra is not installed
+        return None
 
 
 BACKENDS: dict[str, Callable[[ModelSpec, Sampling], ChatCompletionClient]] = {

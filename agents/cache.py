@@ -44,7 +44,9 @@ class RequestCache:
             from diskcache import Cache
 
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._store = Cache(str(self.directory))
+            # Never evict: diskcache's default drops the oldest entries past 1 GB, and a long run's
+            # resume would then pay for those calls again. No culling also spares a query per write.
+            self._store = Cache(str(self.directory), eviction_policy="none", cull_limit=0)
         return self._store
 
     def next_key(self, request_hash: str) -> str:

@@ -219,3 +219,18 @@ def test_resumed_totals_count_what_every_committed_seed_dropped() -> None:
     stale = RunTotals(dropped={"judge": 1})  # run.json written before seed b was committed
     totals = totals_from(seeds, stale)
     assert totals.dropped == {"judge": 1, "duplicate": 3} and totals.records == 3 and totals.seeds_done == 2
+
+
+def test_the_request_cache_keeps_every_entry_past_diskcache_size_limit(tmp_path: Path) -> None:
+    """diskcache evicts past its size limit by default (1 GB); a long run's resume would then pay
+    for those calls again."""
+    from autogen_core.models import CreateResult, RequestUsage
+
+    cache = RequestCache(tmp_path / "cache")
+    store = cache._open()
+    store.reset("size_limit", 1_000)  # as if a long run had filled the default 1 GB
+    result = CreateResult(content="x" * 200, usage=RequestUsage(prompt_tokens=1, completion_tokens=1), finish_reason="stop", cached=False)
+    for i in range(50):
+        cache.put(f"key{i}", result)
+    assert all(cache.get(f"key{i}") is not None for i in range(50))
+    cache.close()

@@ -6,6 +6,7 @@ A persona joins the pool for its role and skills just by being found in the libr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +33,13 @@ _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, 
 def _template(text: str) -> jinja2.Template:
     """Compiled once: every agent of every seed renders its persona's template."""
     return _JINJA.from_string(text)
+
+@lru_cache(maxsize=4096)
+def _rendered(text: str, context_json: str) -> str:
+    """A template rendered once per context: a run builds the same agents (same persona, same
+    question type or goal) for seed after seed, and rendering was 3% of a call's CPU."""
+    return _template(text).render(**json.loads(context_json)).strip()
+
 
 # What each role's system-message template may use. `personas check` renders every template
 # with these sample values, so a typo in a variable name fails there, not mid-run.
@@ -139,7 +147,11 @@ class Persona(BaseModel):
         """The system message for this persona; a variable the template names but the caller
         does not give raises PersonaError (StrictUndefined)."""
         try:
-            return _template(self.system_message).render(**context).strip()
+            try:
+                key = json.dumps(context, sort_keys=True)
+            except TypeError:  # not plain data: render it as it is, uncached
+                return _template(self.system_message).render(**context).strip()
+            return _rendered(self.system_message, key)
         except jinja2.UndefinedError as exc:
             raise PersonaError(f"{self.source or self.name}: system_message: {exc.message}") from exc
 

@@ -35,7 +35,7 @@ from retrieval.seeds import Seed, SeedError
 from taxonomies import load_taxonomy
 from teams.errors import one_line
 from teams.mixing import MIXED
-from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, build_envs, process_one, route_autogen_logs
+from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, build_envs, process_one, quiet_autogen
 from teams.skills import get_skill
 
 READY = "ready"
@@ -70,7 +70,7 @@ class SeedWorker:
 
     def __init__(self, config_json: str, run_id: str, cache_dir: str | None):
         logger.remove()  # the driver logs; a worker's log lines would only interleave on its console
-        route_autogen_logs()
+        quiet_autogen()
         self.config = RunConfig.model_validate_json(config_json)
         self.run_id = run_id
         self.meter = UsageMeter(self.config.prices)

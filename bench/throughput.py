@@ -136,6 +136,7 @@ def measure_pipeline(
     startup_cpu = 0.0
     if workers > 1:  # started (and ready) before the clock, as the one-process run's imports are
         processor = LocalWorkers(run, workers)
+        processor.wait_ready()
         run.processor = processor
         startup_cpu = sum(_process_cpu(p.pid) for p in processor.processes)
     start_cpu, start = _usage()["cpu"], time.perf_counter()

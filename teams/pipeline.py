@@ -419,10 +419,6 @@ async def run_pipeline(
     gate = run.quality.open(folder)
     quiet_autogen()
     envs = build_envs(config, run.library, pool, run.skills, run.taxonomies, run.resources)
-    if run.processor is None and config.workers > 1:
-        from teams.workers import LocalWorkers
-
-        run.processor = LocalWorkers(run, config.workers)
     info = _new_or_resumed_info(run, folder)
     seeds = evenly(run.todo, sample) if sample is not None else run.todo
     folder.write_info(info)
@@ -493,6 +489,11 @@ async def run_pipeline(
                 commit(outcome)
 
     try:
+        if run.processor is None and config.workers > 1 and seeds:
+            from teams.workers import LocalWorkers
+
+            run.processor = processor = LocalWorkers(run, config.workers)
+            await asyncio.to_thread(processor.wait_ready)  # the progress bar and Ctrl-C stay live meanwhile
         workers = [asyncio.ensure_future(worker()) for _ in range(min(run.in_flight, len(seeds)))]
         all_done = asyncio.gather(*workers)
         budget_wait = asyncio.ensure_future(budget_hit.wait())

@@ -141,11 +141,14 @@ def serve(connection: Connection, config_json: str, run_id: str, cache_dir: str 
     until the driver closes the pipe (or dies)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle; it closes the pipe
     try:
-        worker = SeedWorker(config_json, run_id, cache_dir)
-    except Exception as error:  # the driver validated the same config, so this is rare: one line, no traceback
-        connection.send(one_line(error))
-        raise SystemExit(1) from None
-    connection.send(READY)
+        try:
+            worker = SeedWorker(config_json, run_id, cache_dir)
+        except Exception as error:  # the driver validated the same config, so this is rare: one line, no traceback
+            connection.send(one_line(error))
+            raise SystemExit(1) from None
+        connection.send(READY)
+    except OSError:  # the driver is gone (stopped while this worker started): nothing to do
+        raise SystemExit(0) from None
     asyncio.run(_serve(connection, worker))
 
 
@@ -188,18 +191,23 @@ class LocalWorkers:
         self.assignment = run.assignment  # seed id -> skill
         self.processes: list[Any] = []
         self.connections: list[Connection] = []
-        for index in range(count):
-            ours, theirs = context.Pipe()
-            process = context.Process(
-                target=serve, args=(theirs, config_json, run.run_id, cache_dir),
-                name=f"agentinstruct-worker-{index}", daemon=True,
-            )  # fmt: skip
-            process.start()
-            theirs.close()
-            self.processes.append(process)
-            self.connections.append(ours)
-        for index, connection in enumerate(self.connections):
-            self._wait_ready(index, connection)
+        # Ctrl-C is the driver's to handle: the workers inherit SIGINT ignored, even while importing
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+        try:
+            for index in range(count):
+                ours, theirs = context.Pipe()
+                process = context.Process(
+                    target=serve, args=(theirs, config_json, run.run_id, cache_dir),
+                    name=f"agentinstruct-worker-{index}", daemon=True,
+                )  # fmt: skip
+                process.start()
+                theirs.close()
+                self.processes.append(process)
+                self.connections.append(ours)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, previous)
         self.channels: list[Channel] = []
         self.busy = dict.fromkeys(range(count), 0)
         self.pending: dict[int, tuple[int, asyncio.Future[tuple[SeedOutcome, list[Usage]]]]] = {}
@@ -207,8 +215,13 @@ class LocalWorkers:
         self._order = itertools.count()
         logger.info("{} worker processes", count)
 
+    def wait_ready(self) -> None:
+        """Block until every worker has built its skills and models (seconds: imports, personas);
+        a worker that cannot fails the run now, before any seed is sent."""
+        for index, connection in enumerate(self.connections):
+            self._wait_ready(index, connection)
+
     def _wait_ready(self, index: int, connection: Connection) -> None:
-        """Block until worker `index` has built its skills and models; a worker that cannot fails the run now."""
         try:
             if not connection.poll(STARTUP_SECONDS):
                 raise WorkerError(f"worker process {index} did not start within {STARTUP_SECONDS}s")

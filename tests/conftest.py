@@ -29,3 +29,14 @@ def _no_network_and_tmp_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
+
+
+def ferry_logs(folder: Path, count: int = 6) -> Path:
+    """A folder of small, distinct text seeds: the runs that compare record for record use them."""
+    folder.mkdir(parents=True)
+    for i in range(count):
+        (folder / f"s{i}.txt").write_text(
+            f"Log {i}: the ferry crossed the bay {i + 4} times, carrying cyclists in the morning and vans at night.",
+            encoding="utf-8",
+        )
+    return folder

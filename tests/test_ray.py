@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from teams.cli import app
+from tests.conftest import ferry_logs
 from tests.fake_openai import FakeOpenAIServer
 from tests.fakes import deterministic_responder
 
@@ -38,13 +39,7 @@ def comparable(folder: Path) -> list[dict[str, Any]]:
 
 
 def test_a_ray_run_gives_the_same_records_as_a_local_one(local_ray: None, tmp_path: Path) -> None:
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    for i in range(6):
-        (seeds / f"s{i}.txt").write_text(
-            f"Log {i}: the ferry crossed the bay {i + 4} times, carrying cyclists in the morning and vans at night.",
-            encoding="utf-8",
-        )
+    seeds = ferry_logs(tmp_path / "seeds")
     out = tmp_path / "runs"
     with FakeOpenAIServer(deterministic_responder) as server:
         common = ["run", "reading_comprehension", "--seeds", str(seeds), "--model", "fake-model",

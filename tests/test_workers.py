@@ -21,7 +21,7 @@ from agents.models import ModelSpec
 from teams.cli import app
 from teams.pipeline import RunConfig
 from teams.workers import share_limits
-from tests.conftest import REPO
+from tests.conftest import REPO, ferry_logs
 from tests.fake_openai import FakeOpenAIServer
 from tests.fakes import deterministic_responder
 
@@ -30,14 +30,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def seeds(tmp_path: Path) -> Path:
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    for i in range(6):
-        (folder / f"s{i}.txt").write_text(
-            f"Log {i}: the ferry crossed the bay {i + 4} times, carrying cyclists in the morning and vans at night.",
-            encoding="utf-8",
-        )
-    return folder
+    return ferry_logs(tmp_path / "seeds")
 
 
 def run_args(server: FakeOpenAIServer, seeds: Path, out: Path, run_id: str, *extra: str) -> list[str]:
@@ -69,6 +62,21 @@ def workers_of(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in command:
                 found.append(int(entry.name))
     return found
+
+
+def start_with_workers(args: list[str], server: FakeOpenAIServer) -> tuple[subprocess.Popen[str], list[int]]:
+    """`agentinstruct` with `args` in a process of its own, once its workers are calling the model."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "teams.cli", *args],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(server.requests) < 5 and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    workers = workers_of(driver.pid)
+    assert len(workers) >= 2, "the driver should have its worker processes"
+    return driver, workers
 
 
 def alive(pid: int) -> bool:
@@ -116,17 +124,8 @@ def test_a_run_with_worker_processes_gives_the_same_records_as_one_process(seeds
 
 def test_a_worker_that_dies_stops_the_run_in_one_line_and_the_run_resumes(seeds: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
     with FakeOpenAIServer(deterministic_responder, latency=0.05) as server:
-        driver = subprocess.Popen(
-            [sys.executable, "-m", "teams.cli", *run_args(server, seeds, out, "crash", "--workers", "2")],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while len(server.requests) < 5 and driver.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        workers = workers_of(driver.pid)
-        assert len(workers) >= 2, "the driver should have its worker processes"
+        driver, workers = start_with_workers(run_args(server, seeds, out, "crash", "--workers", "2"), server)
         os.kill(workers[0], signal.SIGKILL)
         _, stderr = driver.communicate(timeout=120)
         assert driver.returncode not in (0, None)
@@ -142,17 +141,8 @@ def test_a_worker_that_dies_stops_the_run_in_one_line_and_the_run_resumes(seeds:
 
 def test_workers_leave_when_their_driver_is_killed(seeds: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
     with FakeOpenAIServer(deterministic_responder, latency=0.05) as server:
-        driver = subprocess.Popen(
-            [sys.executable, "-m", "teams.cli", *run_args(server, seeds, out, "orphans", "--workers", "2")],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while len(server.requests) < 5 and driver.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        workers = workers_of(driver.pid)
-        assert len(workers) >= 2
+        driver, workers = start_with_workers(run_args(server, seeds, out, "orphans", "--workers", "2"), server)
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=30)
         deadline = time.monotonic() + 30

@@ -86,9 +86,6 @@ class SeedOutcome(BaseModel):
     status: SeedStatus
     transcript: SeedTranscript
     dropped: list[Record] = Field(default_factory=list, description="candidates not kept; meta.dropped says why")
-    embeddings: tuple[list[list[float]], list[list[float]]] | None = Field(
-        None, description="the records' near-duplicate vectors, when a worker process computed them (teams.workers)"
-    )
 
 
 class _AutogenToRunLog(logging.Handler):

@@ -52,10 +52,6 @@ class QualitySettings(BaseModel):
     )
     ngram: int = Field(13, ge=3, le=100, description="words a shared n-gram must have to count as contamination")
 
-    @property
-    def near_dedup(self) -> bool:
-        return self.dedup and self.near_duplicate_threshold < 1
-
 
 # --- the texts compared ----------------------------------------------------------------------
 
@@ -271,21 +267,16 @@ class QualityGate:
         _keep_lines(self.dropped_path, lambda row: row.get("meta", {}).get("seed_id") in completed)
         if self.settings.dedup:
             self.seen = {exact_key(r): r["id"] for r in kept}
-            if self.settings.near_dedup:
+            if self.settings.near_duplicate_threshold < 1:
                 self.index = NearDuplicateIndex(folder.path / DEDUP_FOLDER, self.settings.near_duplicate_threshold)
                 self.index.reconcile(kept)
         return self
 
-    def review(
-        self, records: list[dict[str, Any]], embedded: tuple[list[list[float]], list[list[float]]] | None = None
-    ) -> list[tuple[str, str] | None]:
+    def review(self, records: list[dict[str, Any]]) -> list[tuple[str, str] | None]:
         """For each record, in order, (why, detail) if it is dropped, else None; the kept ones
-        join the state, so a later record of the same batch is compared with them too. `embedded`:
-        the records' vectors if a worker process computed them already."""
+        join the state, so a later record of the same batch is compared with them too."""
         verdicts: list[tuple[str, str] | None] = []
-        if self.index is not None and records and (embedded is None or len(embedded[0]) != len(records)):
-            embedded = self.index.embed(records)
-        embedded = embedded or ([], [])
+        embedded = self.index.embed(records) if self.index is not None and records else ([], [])
         for position, record in enumerate(records):
             verdict: tuple[str, str] | None = None
             gram = self.decontaminator.match(record) if self.decontaminator else None
@@ -309,7 +300,7 @@ class QualityGate:
     def admit(self, outcome: SeedOutcome) -> SeedOutcome:
         """The outcome with its duplicates and contaminated records moved to `dropped`, counted in
         its seed status; every dropped record (the judge's too) is written to dropped.jsonl."""
-        verdicts = self.review([r.model_dump(mode="json") for r in outcome.records], outcome.embeddings)
+        verdicts = self.review([r.model_dump(mode="json") for r in outcome.records])
         kept: list[Record] = []
         dropped = list(outcome.dropped)
         counts = dict(outcome.status.dropped)
@@ -325,7 +316,7 @@ class QualityGate:
                 handle.writelines(r.model_dump_json(exclude_none=True) + "\n" for r in dropped)
                 handle.flush()
         status = outcome.status.model_copy(update={"records": len(kept), "dropped": counts})
-        return outcome.model_copy(update={"records": kept, "dropped": dropped, "status": status, "embeddings": None})
+        return outcome.model_copy(update={"records": kept, "dropped": dropped, "status": status})
 
 
 def _keep_lines(path: Path, keep: Any) -> None:

@@ -36,7 +36,6 @@ from taxonomies import load_taxonomy
 from teams.errors import one_line
 from teams.mixing import MIXED
 from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, build_envs, process_one, quiet_autogen
-from teams.quality import NearDuplicateIndex
 from teams.skills import get_skill
 
 READY = "ready"
@@ -87,11 +86,6 @@ class SeedWorker:
 
     async def process(self, seed: Seed, skill: str) -> tuple[SeedOutcome, list[Usage]]:
         outcome = await process_one(self.envs[skill], self.skills[skill], seed, self.config.seed, self.run_id)
-        if self.config.quality.near_dedup and outcome.records:
-            # embedding is near-duplicate search's CPU-heavy part: done here, in parallel over the
-            # workers; the driver only compares (in one process it would embed every record itself)
-            records = [r.model_dump(mode="json") for r in outcome.records]
-            outcome.embeddings = await asyncio.to_thread(NearDuplicateIndex.embed, records)
         usage, self.meter.rows = self.meter.snapshot(), {}  # what this worker used since its last answer
         return outcome, usage
 

@@ -97,31 +97,6 @@ def commit(folder: RunFolder, gate: QualityGate, item: SeedOutcome) -> SeedOutco
     return admitted
 
 
-def test_vectors_a_worker_computed_are_used_and_give_the_same_verdicts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With --workers, each worker embeds its seed's records; the driver only compares."""
-    from teams.quality import NearDuplicateIndex
-
-    first = record("a", "Which statement most strengthens the claim about colonies?", BEES, seed="s1")
-    near = record("c", "Which statement best strengthens the claim about the colonies?", BEES, seed="s3")
-    other = record("e", "Which statement most strengthens the claim about colonies?", RIVERS, seed="s4")
-    folder = RunFolder.create(tmp_path, "w")
-    gate = QualityGate(QualitySettings()).open(folder)
-    commit(folder, gate, outcome("s1", [first]))
-    item = outcome("s3", [near, other])
-    item.embeddings = NearDuplicateIndex.embed([near, other])  # what a worker sends with the outcome
-
-    def no_embedding(records: list[dict[str, Any]]) -> Any:
-        raise AssertionError("the driver embedded records a worker had embedded")
-
-    monkeypatch.setattr(NearDuplicateIndex, "embed", staticmethod(no_embedding))
-    admitted = gate.admit(item)
-    assert [r.id for r in admitted.records] == ["e"]
-    assert [(r.id, r.meta["dropped"]["by"]) for r in admitted.dropped] == [("c", "near_duplicate")]
-    assert admitted.embeddings is None  # not carried on into the run folder
-
-
 def test_state_is_rebuilt_from_the_run_folder_on_reopen(tmp_path: Path) -> None:
     folder = RunFolder.create(tmp_path, "resume")
     gate = QualityGate(QualitySettings()).open(folder)

@@ -326,3 +326,17 @@ def test_a_bad_config_file_is_one_line(tmp_path: Path) -> None:
     config.write_text("flow: {refinement_rounds: many}\n", encoding="utf-8")
     code, _, stderr = run_cli("run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS), "--config", str(config))
     assert code == 2 and stderr.count("\n") == 1 and "refinement_rounds" in stderr
+
+
+def test_ctrl_c_while_the_cli_is_still_importing_exits_130_without_a_traceback() -> None:
+    script = Path(sys.executable).parent / "agentinstruct"
+    if not script.exists():
+        pytest.skip("the console script is not installed in this environment")
+    process = subprocess.Popen(
+        [str(script), "skills", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(0.3)  # importing AutoGen, torch and Chroma takes over a second
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr

@@ -55,6 +55,7 @@ class RayProcessor:
             for _ in range(workers)
         ]
         self.busy = dict.fromkeys(range(workers), 0)
+        self.ray = ray
         self.ray_error = ray.exceptions.RayError
         self.meter = run.meter
         self.assignment = run.assignment  # seed id -> skill (a mixed run shares seeds out by weight)
@@ -77,4 +78,7 @@ class RayProcessor:
         return outcome
 
     async def close(self) -> None:
-        """The actors end with the driver's Ray session."""
+        """End this run's actors: in a Ray session that outlives the run (a cluster, a notebook),
+        they would go on holding their CPUs, and the next run's actors could never start."""
+        for actor in self.actors:
+            self.ray.kill(actor)

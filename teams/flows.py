@@ -1,5 +1,5 @@
 """The method's three flows, and the teacher: AutoGen group chats where several agents talk
-(specialists, Suggester and Editor), a lone AutoGen agent where one does (transformer, teacher).
+(specialists, Suggester and Editor), a lone AutoGen agent where one does (transformer, teacher, judge).
 
 Every team is built fresh for each attempt, every message it says goes into the seed's
 transcript (failed attempts included), and a malformed answer is retried a bounded number

@@ -261,6 +261,8 @@ async def finish_seed(
 
 
 ProgressCallback = Callable[[SeedOutcome, RunInfo], None]
+
+
 class SeedProcessor(Protocol):
     """Where seeds go when not run in this process: worker processes (teams.workers) or Ray
     workers (teams.ray_runner)."""

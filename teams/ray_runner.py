@@ -12,16 +12,16 @@ limits are divided among the workers, so together they keep them.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
+from agents.usage import Usage
 from retrieval.seeds import Seed, SeedError
 from teams.errors import one_line
 from teams.pipeline import PreparedRun, SeedOutcome
-from teams.workers import SeedWorker, share_limits
+from teams.workers import SeedWorker, Shards, share_limits
 
 PACKAGES = ("agents", "teams", "retrieval", "taxonomies")
 
@@ -36,7 +36,7 @@ def runtime_env() -> dict[str, Any]:
     return {"py_modules": [str(root / name) for name in PACKAGES]}
 
 
-class RayProcessor:
+class RayProcessor(Shards):
     """A SeedProcessor that sends each seed to the least busy worker."""
 
     def __init__(self, run: PreparedRun, address: str | None):
@@ -47,6 +47,7 @@ class RayProcessor:
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, runtime_env=runtime_env(), log_to_driver=False)
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        super().__init__(run, workers)
         cache = run.pool.cache
         config_json = share_limits(run.config, workers).model_dump_json()
         actor = ray.remote(num_cpus=1)(SeedWorker)
@@ -54,28 +55,22 @@ class RayProcessor:
             actor.remote(config_json, run.run_id, str(cache.directory) if cache is not None else None)
             for _ in range(workers)
         ]
-        self.busy = dict.fromkeys(range(workers), 0)
         self.ray = ray
         self.ray_error = ray.exceptions.RayError
-        self.meter = run.meter
-        self.assignment = run.assignment  # seed id -> skill (a mixed run shares seeds out by weight)
-        self._order = itertools.count()
         # the driver keeps `concurrency` seeds in flight per worker
         run.in_flight = run.config.concurrency * workers
         logger.info("ray: {} workers", workers)
 
     async def __call__(self, seed: Seed) -> SeedOutcome:
-        index = min(self.busy, key=lambda i: (self.busy[i], next(self._order)))
-        self.busy[index] += 1
+        return await self.dispatch(seed, self._send)
+
+    async def _send(self, index: int, seed: Seed, skill: str) -> tuple[SeedOutcome, list[Usage]]:
         try:
-            reference = self.actors[index].process.remote(seed, self.assignment[seed.id])
-            outcome, usage = await asyncio.wrap_future(reference.future())
+            reference = self.actors[index].process.remote(seed, skill)
+            result: tuple[SeedOutcome, list[Usage]] = await asyncio.wrap_future(reference.future())
         except self.ray_error as error:  # a lost worker or node: the run stops; --resume carries on
             raise RayWorkerError(f"Ray worker failed on seed {seed.id}: {one_line(error)}") from None
-        finally:
-            self.busy[index] -= 1
-        self.meter.merge(usage)
-        return outcome
+        return result
 
     async def close(self) -> None:
         """End this run's actors: in a Ray session that outlives the run (a cluster, a notebook),

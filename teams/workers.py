@@ -20,7 +20,7 @@ import multiprocessing
 import queue
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,33 @@ def share_limits(config: RunConfig, parts: int) -> RunConfig:
         )
         models[role] = spec.model_copy(update={"limits": shared})
     return config.model_copy(update={"models": models})
+
+
+class Shards:
+    """What both ways of sharing seeds out (worker processes here, Ray actors) keep: how busy
+    each worker is, the skill of each seed, and the meter the workers' usage joins."""
+
+    def __init__(self, run: PreparedRun, count: int):
+        self.meter = run.meter
+        self.assignment = run.assignment  # seed id -> skill (a mixed run shares seeds out by weight)
+        self.busy = dict.fromkeys(range(count), 0)
+        self._order = itertools.count()
+
+    async def dispatch(
+        self,
+        seed: Seed,
+        send: Callable[[int, Seed, str], Awaitable[tuple[SeedOutcome, list[Usage]]]],
+        among: Sequence[int] | None = None,
+    ) -> SeedOutcome:
+        """`seed` through `send` to the least busy worker (of `among`; ties in turn); its usage joins the meter."""
+        index = min(among if among is not None else self.busy, key=lambda i: (self.busy[i], next(self._order)))
+        self.busy[index] += 1
+        try:
+            outcome, usage = await send(index, seed, self.assignment[seed.id])
+        finally:
+            self.busy[index] -= 1
+        self.meter.merge(usage)
+        return outcome
 
 
 class SeedWorker:
@@ -178,17 +205,16 @@ async def _serve(connection: Connection, worker: SeedWorker) -> None:
     channel.close()
 
 
-class LocalWorkers:
+class LocalWorkers(Shards):
     """A SeedProcessor that sends each seed to the least busy of `count` worker processes."""
 
     def __init__(self, run: PreparedRun, count: int):
+        super().__init__(run, count)
         # spawn, not fork: a forked child would inherit the driver's event loop, threads and open SQLite handles
         context = multiprocessing.get_context("spawn")
         config_json = share_limits(run.config, count).model_dump_json()
         cache = run.pool.cache
         cache_dir = str(cache.directory) if cache is not None else None
-        self.meter = run.meter
-        self.assignment = run.assignment  # seed id -> skill
         self.processes: list[Any] = []
         self.connections: list[Connection] = []
         # Ctrl-C is the driver's to handle: the workers inherit SIGINT ignored, even while importing
@@ -209,10 +235,8 @@ class LocalWorkers:
             if main_thread:
                 signal.signal(signal.SIGINT, previous)
         self.channels: list[Channel] = []
-        self.busy = dict.fromkeys(range(count), 0)
         self.pending: dict[int, tuple[int, asyncio.Future[tuple[SeedOutcome, list[Usage]]]]] = {}
         self._tickets = itertools.count()
-        self._order = itertools.count()
         logger.info("{} worker processes", count)
 
     def wait_ready(self) -> None:
@@ -246,9 +270,10 @@ class LocalWorkers:
 
     def _on_message(self, message: tuple[int, SeedOutcome | None, list[Usage], str | None]) -> None:
         ticket, outcome, usage, error = message
-        _, future = self.pending.pop(ticket)
-        if future.done():
+        entry = self.pending.pop(ticket, None)  # None: a seed no longer awaited (a budget stop cancels them)
+        if entry is None or entry[1].done():
             return
+        future = entry[1]
         if error is not None or outcome is None:
             future.set_exception(WorkerError(f"a worker process failed on {error}"))
         else:
@@ -270,19 +295,17 @@ class LocalWorkers:
         open_workers = [i for i in self.busy if self.channels[i].open]
         if not open_workers:
             raise WorkerError("every worker process has ended; resume the run to carry on")
-        index = min(open_workers, key=lambda i: (self.busy[i], next(self._order)))
+        return await self.dispatch(seed, self._send, open_workers)
+
+    async def _send(self, index: int, seed: Seed, skill: str) -> tuple[SeedOutcome, list[Usage]]:
         ticket = next(self._tickets)
         future: asyncio.Future[tuple[SeedOutcome, list[Usage]]] = asyncio.get_running_loop().create_future()
         self.pending[ticket] = (index, future)
-        self.busy[index] += 1
         try:
-            self.channels[index].send((ticket, seed, self.assignment[seed.id]))
-            outcome, usage = await future
+            self.channels[index].send((ticket, seed, skill))
+            return await future
         finally:
-            self.busy[index] -= 1
             self.pending.pop(ticket, None)
-        self.meter.merge(usage)
-        return outcome
 
     async def close(self) -> None:
         """Close the pipes (each worker then stops) and wait for the processes; kill stragglers."""

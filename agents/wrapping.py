@@ -113,20 +113,13 @@ class SchemaAsResponseFormat(WrappedClient):
         self,
         messages: Sequence[LLMMessage],
         *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
         json_output: bool | type[BaseModel] | None = None,
         extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
+        **rest: Any,
     ) -> CreateResult:
         if isinstance(json_output, type) and issubclass(json_output, BaseModel):
             extra_create_args = {**extra_create_args, "response_format": response_format_of(json_output)}
             json_output = None
         return await self.inner.create(
-            messages,
-            tools=tools,
-            tool_choice=tool_choice,
-            json_output=json_output,
-            extra_create_args=extra_create_args,
-            cancellation_token=cancellation_token,
+            messages, json_output=json_output, extra_create_args=extra_create_args, **rest
         )

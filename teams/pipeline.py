@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import platform
 import random
 import sys
@@ -111,8 +110,7 @@ def quiet_autogen() -> None:
     from opentelemetry import trace
 
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):  # nobody set one
-        trace.set_tracer_provider(trace.NoOpTracerProvider())
-        os.environ.setdefault("AUTOGEN_DISABLE_RUNTIME_TRACING", "true")
+        trace.set_tracer_provider(trace.NoOpTracerProvider())  # AutoGen's runtimes and agents all ask it
 
 
 def new_run_id(skill: str) -> str:

@@ -112,8 +112,8 @@ def _build_openai(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
 
 def _aiohttp_client() -> Any:
     """The openai SDK's aiohttp transport (its `aiohttp` extra), which it recommends for many
-    concurrent calls: at 128 calls in flight it spends about 0.4 ms less CPU per call than the
-    default httpx connection pool (bench/throughput.py). None (the SDK's default) if missing."""
+    concurrent calls: the pipeline of bench/throughput.py at 128 calls in flight went from 3.7 to
+    3.2 ms of CPU per call with it, against the default httpx pool. None (the SDK's default) if missing."""
     import openai
 
     factory = getattr(openai, "DefaultAioHttpClient", None)

@@ -37,7 +37,7 @@ def _template(text: str) -> jinja2.Template:
 @lru_cache(maxsize=4096)
 def _rendered(text: str, context_json: str) -> str:
     """A template rendered once per context: a run builds the same agents (same persona, same
-    question type or goal) for seed after seed, and rendering was 3% of a call's CPU."""
+    question type or goal) for seed after seed, and rendering showed in profiles of a run."""
     return _template(text).render(**json.loads(context_json)).strip()
 
 

@@ -107,7 +107,7 @@ class SchemaAsResponseFormat(WrappedClient):
     """Structured output sent as a plain `response_format` dict through `create()`, not as a
     pydantic class through the SDK's beta `parse()`: the request is the same, but `parse()`
     rebuilds and walks the strict schema on every call and parses the answer a second time
-    (the agent validates it anyway), about 0.7 ms of CPU per call (bench/throughput.py)."""
+    (the agent validates it anyway): about 1 ms of CPU per call (bench/call_overhead.py)."""
 
     async def create(
         self,

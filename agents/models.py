@@ -75,7 +75,9 @@ def _build_local(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
 
 
 def _build_openai(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
-    from autogen_ext.models.openai import OpenAIChatCompletionClient
+    from autogen_ext.models.openai import BaseOpenAIChatCompletionClient
+
+    from agents.openai_direct import DirectOpenAI
 
     if not spec.structured_output:
         raise ModelError(
@@ -91,23 +93,18 @@ def _build_openai(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
                 "for a local OpenAI-compatible server"
             )
         api_key = "not-needed"  # vLLM, Ollama and llama.cpp's server accept any key
-    kwargs: dict[str, Any] = {
-        "model": spec.model,
-        "api_key": api_key,
-        "model_info": spec.model_info(),
-        "temperature": sampling.temperature,
-        "top_p": sampling.top_p,
-        "max_tokens": sampling.max_tokens,
+    sdk = DirectOpenAI(
+        api_key=api_key,
+        base_url=base_url,
         # retries and the per-call timeout are owned by agents.limits; the SDK's are a backstop
-        "timeout": spec.timeout + 30,
-        "max_retries": 0,
-    }
-    if base_url:
-        kwargs["base_url"] = base_url
-    http_client = _aiohttp_client()
-    if http_client is not None:
-        kwargs["http_client"] = http_client
-    return SchemaAsResponseFormat(OpenAIChatCompletionClient(**kwargs))
+        timeout=spec.timeout + 30,
+        max_retries=0,
+        http_client=_aiohttp_client(),
+    )
+    create_args = {"model": spec.model, "temperature": sampling.temperature, "top_p": sampling.top_p,
+                   "max_tokens": sampling.max_tokens}  # fmt: skip
+    autogen_client = BaseOpenAIChatCompletionClient(sdk, create_args=create_args, model_info=spec.model_info())
+    return SchemaAsResponseFormat(autogen_client)
 
 
 def _aiohttp_client() -> Any:

@@ -89,7 +89,7 @@ async def measure(base_url: str, calls: int, concurrency: int) -> None:
     rows = [
         ("bare SDK create(), response_format dict (httpx)", bare, 1),
         ("SDK beta parse(), pydantic class (httpx)", parse, 1),
-        ("agentinstruct's OpenAI client (AutoGen's, aiohttp)", through_client, 1),
+        ("agentinstruct's OpenAI client (AutoGen's, direct, aiohttp)", through_client, 1),
         ("a lone AssistantAgent on that client", lone_agent, 1),
         ("a 2-agent RoundRobinGroupChat, per call", group_chat, 2),
     ]

@@ -106,6 +106,7 @@ class FakeOpenAIServer:
         self.faults = faults or Faults()
         self.model = model
         self.requests: list[dict[str, Any]] = []
+        self.last_headers: dict[str, str] = {}  # of the last chat request
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
         self._ids = count(1)
@@ -142,6 +143,7 @@ class FakeOpenAIServer:
                 except json.JSONDecodeError:
                     self._send(400, _error("body is not JSON", "invalid_request_error"))
                     return
+                server.last_headers = {key.lower(): value for key, value in self.headers.items()}
                 status, payload, headers = server._answer(request)
                 self._send(status, payload, headers)
 

@@ -3,6 +3,7 @@ next to its ceiling: a bare asyncio loop of as many calls through the `openai` c
 same concurrency, measured in the same run. Also: peak memory, and resuming a finished run.
 
     /path/to/python bench/throughput.py [--latency 0.1] [--levels 1,16,64,128,256] [--workers 2] [--resume-seeds 1000]
+                                        [--near-dedup] [--default-gc]
 
 For each level C the pipeline runs 2*C seeds (4 at C=1) with C seeds in flight and the endpoint
 limited to C requests in flight (`limits.max_in_flight`), first in one process, then (C > 1)
@@ -11,14 +12,17 @@ bare loop then replays the very requests the one-process pipeline sent (recorded
 server), C at a time, in one process. Each measurement runs in a fresh process (its CPU time and
 peak RSS are its own; the workers' CPU is added to the driver's, their start-up left out as the
 one-process run's imports are); the fake server runs in another process, which reports its own
-CPU use so one can see it is not the bottleneck. Prints one row per level and the issue's goals
-with the measured figures.
+CPU use so one can see it is not the bottleneck. Both run with the cyclic garbage collector set as
+a run sets it (`teams.pipeline.collect_less`), or with `--default-gc` both with Python's defaults
+(one-process rows only: worker processes set their own). Prints one row per level and the
+issue's goals with the measured figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -109,6 +113,10 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def default_gc() -> bool:
+    return os.environ.get("BENCH_GC") == "default"
+
+
 def measure_pipeline(
     base_url: str, seeds: Path, out: Path, concurrency: int, run_id: str, near_dedup: bool, workers: int = 1
 ) -> dict[str, Any]:
@@ -116,6 +124,7 @@ def measure_pipeline(
     import autogen_ext.models.openai  # noqa: F401
     import diskcache  # noqa: F401
 
+    import teams.pipeline
     from agents.limits import EndpointLimits
     from agents.models import ModelSpec
     from teams.pipeline import PreparedRun, RunConfig, run_pipeline
@@ -132,6 +141,8 @@ def measure_pipeline(
     from loguru import logger
 
     logger.remove()
+    if default_gc():
+        teams.pipeline.collect_less = gc.get_threshold  # the run leaves Python's defaults alone
     run = PreparedRun(config)
     startup_cpu = 0.0
     if workers > 1:  # started (and ready) before the clock, as the one-process run's imports are
@@ -174,6 +185,10 @@ def measure_bare(base_url: str, requests_file: Path, concurrency: int) -> dict[s
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         await client.close()
 
+    if not default_gc():
+        from teams.pipeline import collect_less
+
+        collect_less()
     start_cpu, start = _usage()["cpu"], time.perf_counter()
     asyncio.run(main())
     return {"wall": time.perf_counter() - start, "calls": calls, "cpu": _usage()["cpu"] - start_cpu,
@@ -236,12 +251,19 @@ def main() -> None:
     parser.add_argument(
         "--near-dedup", action="store_true", help="keep near-duplicate search on (embeds every record; default: exact only)"
     )
+    parser.add_argument(
+        "--default-gc", action="store_true", help="Python's default garbage collector settings (one-process rows only)"
+    )
     args = parser.parse_args()
+    if args.default_gc:
+        os.environ["BENCH_GC"] = "default"  # read by the measuring children
+        args.workers = 1
     levels = [int(x) for x in args.levels.split(",")]
     work = Path(tempfile.mkdtemp(prefix="agentinstruct-bench-"))
     endpoint = Endpoint(args.latency)
     print(f"fake endpoint {endpoint.base_url}, {args.latency * 1000:.0f} ms per call; {os.cpu_count()} CPUs; {work}")
-    print(f"pipeline: judge on, exact dedup, near-duplicate search {'on' if args.near_dedup else 'off'}")
+    print(f"pipeline: judge on, exact dedup, near-duplicate search {'on' if args.near_dedup else 'off'}; "
+          f"garbage collector: {'Python defaults' if args.default_gc else 'as a run sets it'}")  # fmt: skip
     dedup = "1" if args.near_dedup else "0"
     header = (
         f"{'C':>4} {'W':>2} {'seeds':>5} {'calls':>6} | {'seeds/s':>7} {'calls/s':>8} {'CPU ms/call':>11} {'peak MiB':>8} | "

@@ -35,7 +35,15 @@ from retrieval.seeds import Seed, SeedError
 from taxonomies import load_taxonomy
 from teams.errors import one_line
 from teams.mixing import MIXED
-from teams.pipeline import PreparedRun, RunConfig, SeedOutcome, build_envs, process_one, quiet_autogen
+from teams.pipeline import (
+    PreparedRun,
+    RunConfig,
+    SeedOutcome,
+    build_envs,
+    collect_less,
+    process_one,
+    quiet_autogen,
+)
 from teams.skills import get_skill
 
 READY = "ready"
@@ -110,6 +118,7 @@ class SeedWorker:
         resources = {name: skill.prepare(self.config) for name, skill in self.skills.items() if hasattr(skill, "prepare")}
         taxonomies = {name: load_taxonomy(name) for name in names}
         self.envs = build_envs(self.config, library, self.pool, self.skills, taxonomies, resources)
+        collect_less()  # this process is the run's
 
     async def process(self, seed: Seed, skill: str) -> tuple[SeedOutcome, list[Usage]]:
         outcome = await process_one(self.envs[skill], self.skills[skill], seed, self.config.seed, self.run_id)

@@ -1,9 +1,12 @@
 """--workers N: seeds shared out to local worker processes give the same run folder as one
 process; the endpoint limits are divided among the workers; a worker that dies stops the run
-with one line, keeping what was done, and the run resumes; a killed driver leaves no worker."""
+with one line, keeping what was done, and the run resumes; a killed driver leaves no worker.
+Every process of a run collects garbage less often, and a run gives the process its settings back."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import signal
@@ -19,7 +22,7 @@ from typer.testing import CliRunner
 from agents.limits import EndpointLimits
 from agents.models import ModelSpec
 from teams.cli import app
-from teams.pipeline import RunConfig
+from teams.pipeline import RUN_GC_THRESHOLDS, RunConfig, run_pipeline
 from teams.workers import share_limits
 from tests.conftest import REPO, ferry_logs
 from tests.fake_openai import FakeOpenAIServer
@@ -157,3 +160,33 @@ def test_ray_and_workers_together_is_one_line(seeds: Path, tmp_path: Path) -> No
     )
     assert result.exit_code != 0
     assert "--ray and --workers" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_run_collects_garbage_less_often_and_gives_the_process_its_settings_back(
+    seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    before = gc.get_threshold()
+    assert before != RUN_GC_THRESHOLDS
+    during: list[tuple[tuple[int, int, int], int]] = []
+    with FakeOpenAIServer(deterministic_responder) as server:
+        config = RunConfig(
+            skill="reading_comprehension", seeds=seeds, out=tmp_path, run_id="gc",
+            models={"default": ModelSpec(model="fake-model", base_url=server.base_url)},
+        )  # fmt: skip
+        seen = lambda *_: during.append((gc.get_threshold(), gc.get_freeze_count()))  # noqa: E731
+        _, info = asyncio.run(run_pipeline(config, on_seed=seen))
+    assert info.status == "completed" and len(during) == 6
+    assert all(thresholds == RUN_GC_THRESHOLDS and frozen > 0 for thresholds, frozen in during)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_a_worker_process_collects_garbage_as_a_run_does(tmp_path: Path) -> None:
+    config = RunConfig(skill="reading_comprehension", seeds=tmp_path, models={"default": ModelSpec(model="fake-model")})
+    probe = (
+        "import gc, sys; from teams.workers import SeedWorker; SeedWorker(sys.argv[1], 'r1', None); "
+        "print(list(gc.get_threshold()), gc.get_freeze_count() > 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, config.model_dump_json()], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{list(RUN_GC_THRESHOLDS)} True"

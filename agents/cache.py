@@ -4,7 +4,9 @@ rerun pointed at the same cache) makes no call that had already finished.
 The key is the endpoint, the model, the sampling settings, the messages, the tools, the tool
 choice, the output schema and the extra arguments, plus the call's OCCURRENCE: the n-th identical
 call of a process gets entry n. A retry after a malformed answer sends the same request again
-and must get a new answer, not the cached bad one; on resume the same sequence replays.
+and must get a new answer, not the cached bad one; on resume the same sequence replays. Only the
+most recent requests keep their count (`RECENT_REQUESTS`): a retry follows its request within the
+same step, and a run of days would otherwise hold a count for every call it ever made.
 (AutoGen's ChatCompletionCache keys on the call's arguments only, so two models or two
 temperatures would share entries, and a retry would get its failed answer back.)
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +30,9 @@ from pydantic import BaseModel
 
 from agents.wrapping import WrappedClient, schema_of
 
+#: requests whose occurrence count is kept (least recently made forgotten first): about 20 MiB
+RECENT_REQUESTS = 100_000
+
 
 class RequestCache:
     """A folder of cached answers, opened on first use."""
@@ -35,7 +40,7 @@ class RequestCache:
     def __init__(self, directory: Path):
         self.directory = directory
         self._store: Any = None
-        self._occurrences: Counter[str] = Counter()
+        self._occurrences: OrderedDict[str, int] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -50,8 +55,10 @@ class RequestCache:
         return self._store
 
     def next_key(self, request_hash: str) -> str:
-        occurrence = self._occurrences[request_hash]
-        self._occurrences[request_hash] += 1
+        occurrence = self._occurrences.pop(request_hash, 0)
+        self._occurrences[request_hash] = occurrence + 1  # now the most recent
+        if len(self._occurrences) > RECENT_REQUESTS:
+            self._occurrences.popitem(last=False)
         return f"{request_hash}:{occurrence}"
 
     def get(self, key: str) -> CreateResult | None:

@@ -13,6 +13,7 @@ import openai
 import pytest
 from autogen_core.models import CreateResult, RequestUsage, UserMessage
 
+from agents import cache as cache_module
 from agents.cache import CachedClient, RequestCache
 from agents.limits import MIN_FACTOR, EndpointLimiter, EndpointLimits, LimitedClient, classify
 from agents.models import ModelPool, ModelSpec
@@ -179,6 +180,17 @@ async def test_the_cache_replays_each_occurrence_and_keys_on_the_client(tmp_path
     assert (await hotter.create(MESSAGES)).cached is False  # other sampling, other entry
     other_model = CachedClient(inner, RequestCache(tmp_path), {**identity, "model": "m2"})
     assert (await other_model.create(MESSAGES)).cached is False
+
+
+def test_only_recent_requests_keep_their_occurrence_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "RECENT_REQUESTS", 3)
+    cache = RequestCache(tmp_path)
+    assert [cache.next_key("a"), cache.next_key("b"), cache.next_key("a")] == ["a:0", "b:0", "a:1"]
+    for other in ("c", "d"):
+        cache.next_key(other)
+    assert cache.next_key("a") == "a:2"  # made again recently: still counted
+    assert cache.next_key("b") == "b:0"  # the least recent was forgotten: memory stays flat
+    assert len(cache._occurrences) == 3
 
 
 async def test_usage_is_metered_per_role_and_model_and_the_budget_calls_back() -> None:

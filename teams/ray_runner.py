@@ -17,11 +17,10 @@ from typing import Any
 
 from loguru import logger
 
-from agents.usage import Usage
 from retrieval.seeds import Seed, SeedError
 from teams.errors import one_line
 from teams.pipeline import PreparedRun, SeedOutcome
-from teams.workers import SeedWorker, Shards, share_limits
+from teams.workers import SeedWorker, Shards, WorkerAnswer, share_limits
 
 PACKAGES = ("agents", "teams", "retrieval", "taxonomies")
 
@@ -64,10 +63,10 @@ class RayProcessor(Shards):
     async def __call__(self, seed: Seed) -> SeedOutcome:
         return await self.dispatch(seed, self._send)
 
-    async def _send(self, index: int, seed: Seed, skill: str) -> tuple[SeedOutcome, list[Usage]]:
+    async def _send(self, index: int, seed: Seed, skill: str) -> WorkerAnswer:
         try:
             reference = self.actors[index].process.remote(seed, skill)
-            result: tuple[SeedOutcome, list[Usage]] = await asyncio.wrap_future(reference.future())
+            result: WorkerAnswer = await asyncio.wrap_future(reference.future())
         except self.ray_error as error:  # a lost worker or node: the run stops; --resume carries on
             raise RayWorkerError(f"Ray worker failed on seed {seed.id}: {one_line(error)}") from None
         return result

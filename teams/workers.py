@@ -23,7 +23,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from loguru import logger
 
@@ -73,6 +73,22 @@ def share_limits(config: RunConfig, parts: int) -> RunConfig:
     return config.model_copy(update={"models": models})
 
 
+class WorkerAnswer(NamedTuple):
+    """A worker's answer for a seed: its outcome, and what the worker used and logged since its
+    last answer (the driver is the one that logs and meters)."""
+
+    outcome: SeedOutcome
+    usage: list[Usage]
+    log: list[str]
+
+
+def relay_log(worker: int, lines: Sequence[str]) -> None:
+    """A worker's log lines into the driver's log (the run's run.log), at their own level."""
+    for line in lines:
+        level, _, text = line.partition("\t")
+        logger.log(level, "worker {}: {}", worker, text)
+
+
 class Shards:
     """What both ways of sharing seeds out (worker processes here, Ray actors) keep: how busy
     each worker is, the skill of each seed, and the meter the workers' usage joins."""
@@ -86,25 +102,30 @@ class Shards:
     async def dispatch(
         self,
         seed: Seed,
-        send: Callable[[int, Seed, str], Awaitable[tuple[SeedOutcome, list[Usage]]]],
+        send: Callable[[int, Seed, str], Awaitable[WorkerAnswer]],
         among: Sequence[int] | None = None,
     ) -> SeedOutcome:
-        """`seed` through `send` to the least busy worker (of `among`; ties in turn); its usage joins the meter."""
+        """`seed` through `send` to the least busy worker (of `among`; ties in turn); its usage joins
+        the meter, its log lines the driver's log."""
         index = min(among if among is not None else self.busy, key=lambda i: (self.busy[i], next(self._order)))
         self.busy[index] += 1
         try:
-            outcome, usage = await send(index, seed, self.assignment[seed.id])
+            answer = await send(index, seed, self.assignment[seed.id])
         finally:
             self.busy[index] -= 1
-        self.meter.merge(usage)
-        return outcome
+        self.meter.merge(answer.usage)
+        relay_log(index, answer.log)
+        return answer.outcome
 
 
 class SeedWorker:
     """One worker (a process here, or a Ray actor): the run's skills, personas and models, built once."""
 
     def __init__(self, config_json: str, run_id: str, cache_dir: str | None):
-        logger.remove()  # the driver logs; a worker's log lines would only interleave on its console
+        # the driver logs: a worker keeps its lines (info and up) for its next answer
+        self.log: list[str] = []
+        logger.remove()
+        logger.add(lambda line: self.log.append(line.rstrip("\n")), level="INFO", format="{level}\t{message}")
         quiet_autogen()
         self.config = RunConfig.model_validate_json(config_json)
         self.run_id = run_id
@@ -120,10 +141,11 @@ class SeedWorker:
         self.envs = build_envs(self.config, library, self.pool, self.skills, taxonomies, resources)
         collect_less()  # this process is the run's
 
-    async def process(self, seed: Seed, skill: str) -> tuple[SeedOutcome, list[Usage]]:
+    async def process(self, seed: Seed, skill: str) -> WorkerAnswer:
         outcome = await process_one(self.envs[skill], self.skills[skill], seed, self.config.seed, self.run_id)
         usage, self.meter.rows = self.meter.snapshot(), {}  # what this worker used since its last answer
-        return outcome, usage
+        log, self.log[:] = list(self.log), []
+        return WorkerAnswer(outcome, usage, log)
 
 
 class Channel:
@@ -173,7 +195,7 @@ class Channel:
 
 
 def serve(connection: Connection, config_json: str, run_id: str, cache_dir: str | None) -> None:
-    """A worker process's main: (ticket, seed, skill) in, (ticket, outcome, usage, error) out,
+    """A worker process's main: (ticket, seed, skill) in, (ticket, WorkerAnswer, error) out,
     until the driver closes the pipe (or dies)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle; it closes the pipe
     try:
@@ -195,10 +217,9 @@ async def _serve(connection: Connection, worker: SeedWorker) -> None:
 
     async def answer(ticket: int, seed: Seed, skill: str) -> None:
         try:
-            outcome, usage = await worker.process(seed, skill)
-            channel.send((ticket, outcome, usage, None))
+            channel.send((ticket, await worker.process(seed, skill), None))
         except Exception as error:  # a bug: the driver stops the run with this line
-            channel.send((ticket, None, [], f"seed {seed.id}: {one_line(error)}"))
+            channel.send((ticket, None, f"seed {seed.id}: {one_line(error)}"))
 
     def on_message(message: tuple[int, Seed, str]) -> None:
         task = asyncio.ensure_future(answer(*message))
@@ -244,7 +265,7 @@ class LocalWorkers(Shards):
             if main_thread:
                 signal.signal(signal.SIGINT, previous)
         self.channels: list[Channel] = []
-        self.pending: dict[int, tuple[int, asyncio.Future[tuple[SeedOutcome, list[Usage]]]]] = {}
+        self.pending: dict[int, tuple[int, asyncio.Future[WorkerAnswer]]] = {}
         self._tickets = itertools.count()
         logger.info("{} worker processes", count)
 
@@ -277,16 +298,16 @@ class LocalWorkers(Shards):
                 Channel(connection, self._on_message, lambda index=index: self._on_closed(index))  # type: ignore[misc]
             )
 
-    def _on_message(self, message: tuple[int, SeedOutcome | None, list[Usage], str | None]) -> None:
-        ticket, outcome, usage, error = message
+    def _on_message(self, message: tuple[int, WorkerAnswer | None, str | None]) -> None:
+        ticket, answer, error = message
         entry = self.pending.pop(ticket, None)  # None: a seed no longer awaited (a budget stop cancels them)
         if entry is None or entry[1].done():
             return
         future = entry[1]
-        if error is not None or outcome is None:
+        if error is not None or answer is None:
             future.set_exception(WorkerError(f"a worker process failed on {error}"))
         else:
-            future.set_result((outcome, usage))
+            future.set_result(answer)
 
     def _on_closed(self, index: int) -> None:
         process = self.processes[index]
@@ -306,9 +327,9 @@ class LocalWorkers(Shards):
             raise WorkerError("every worker process has ended; resume the run to carry on")
         return await self.dispatch(seed, self._send, open_workers)
 
-    async def _send(self, index: int, seed: Seed, skill: str) -> tuple[SeedOutcome, list[Usage]]:
+    async def _send(self, index: int, seed: Seed, skill: str) -> WorkerAnswer:
         ticket = next(self._tickets)
-        future: asyncio.Future[tuple[SeedOutcome, list[Usage]]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[WorkerAnswer] = asyncio.get_running_loop().create_future()
         self.pending[ticket] = (index, future)
         try:
             self.channels[index].send((ticket, seed, skill))

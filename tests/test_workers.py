@@ -25,7 +25,7 @@ from teams.cli import app
 from teams.pipeline import RUN_GC_THRESHOLDS, RunConfig, run_pipeline
 from teams.workers import share_limits
 from tests.conftest import REPO, ferry_logs
-from tests.fake_openai import FakeOpenAIServer
+from tests.fake_openai import FakeOpenAIServer, Faults
 from tests.fakes import deterministic_responder
 
 runner = CliRunner()
@@ -123,6 +123,24 @@ def test_a_run_with_worker_processes_gives_the_same_records_as_one_process(seeds
     assert "2 worker processes" in (out / "shared" / "run.log").read_text()
     shown = runner.invoke(app, ["runs", "show", "shared", "--out", str(out), "--json"])
     assert shown.exit_code == 0 and len(json.loads(shown.stdout)["records"]) == len(records)
+
+
+def test_what_a_worker_logs_reaches_the_run_log(seeds: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    with FakeOpenAIServer(deterministic_responder, faults=Faults(error_429=0.3, seed=5)) as server:
+        config.write_text(
+            f"models:\n  default: {{model: fake-model, base_url: '{server.base_url}', max_retries: 6,\n"
+            "             limits: {backoff_initial: 0.01, backoff_max: 0.05}}\n",
+            encoding="utf-8",
+        )
+        result = runner.invoke(app, [
+            "run", "reading_comprehension", "--seeds", str(seeds), "--config", str(config), "--out", str(tmp_path),
+            "--run-id", "logged", "--workers", "2", "--no-dedup",
+        ])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    log = (tmp_path / "logged" / "run.log").read_text()
+    relayed = [line for line in log.splitlines() if " - worker " in line]
+    assert relayed and all("overloaded: rate lowered" in line and "INFO" in line for line in relayed)
 
 
 def test_a_worker_that_dies_stops_the_run_in_one_line_and_the_run_resumes(seeds: Path, tmp_path: Path) -> None:

@@ -144,7 +144,8 @@ class SeedWorker:
     async def process(self, seed: Seed, skill: str) -> WorkerAnswer:
         outcome = await process_one(self.envs[skill], self.skills[skill], seed, self.config.seed, self.run_id)
         usage, self.meter.rows = self.meter.snapshot(), {}  # what this worker used since its last answer
-        log, self.log[:] = list(self.log), []
+        log = self.log.copy()  # the sink holds this list: emptied, not replaced
+        self.log.clear()
         return WorkerAnswer(outcome, usage, log)
 
 

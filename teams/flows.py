@@ -10,7 +10,7 @@ crashes a run.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from autogen_agentchat.base import TaskResult
@@ -113,6 +113,40 @@ class SeedLog:
     @property
     def tokens(self) -> int:
         return sum(m.prompt_tokens + m.completion_tokens for team in self.transcript.teams for m in team.messages)
+
+
+class Attempts:
+    """A step's bounded attempts, each a fresh TeamTranscript in the seed's transcript:
+
+        attempts = Attempts(env, log, "refinement", step)
+        for record in attempts:
+            ...  # run the team into `record`; return what it gave if usable
+            attempts.reject("why it was not")
+        attempts.give_up()  # the step's failure, with the last attempt's reason
+
+    `reject` marks an attempt whose team ran fine but whose answer was unusable; an attempt
+    whose team failed keeps its own error, which is then the reason."""
+
+    def __init__(self, env: FlowEnv, log: SeedLog, flow: str, step: str):
+        self.max_attempts = env.settings.max_attempts
+        self.log, self.flow, self.step = log, flow, step
+        self.error = "failed"
+        self.record: TeamTranscript | None = None
+
+    def __iter__(self) -> Iterator[TeamTranscript]:
+        for attempt in range(1, self.max_attempts + 1):
+            self.record = TeamTranscript(flow=self.flow, step=self.step, attempt=attempt, participants=[])
+            self.log.transcript.teams.append(self.record)
+            yield self.record
+
+    def reject(self, why: str) -> None:
+        assert self.record is not None
+        self.error = self.record.error or why
+        if self.record.status == "ok":
+            self.record.status, self.record.error = "invalid", self.error
+
+    def give_up(self) -> None:
+        self.log.fail(self.flow, self.step, self.error)
 
 
 # --- running one team ------------------------------------------------------------------------
@@ -255,19 +289,15 @@ async def transform(env: FlowEnv, log: SeedLog, seed: Seed, transformer: Persona
         return seed.text
     task = f"Rewrite this text as a {transformation.replace('_', ' ')}.\n\nText:\n{seed.text}\n\n{_json_hint(TransformOutput)}"
     context = {"skill": env.skill, "transformation": transformation}
-    for attempt in range(1, env.settings.max_attempts + 1):
-        record = TeamTranscript(
-            flow="content_transformation", step=f"transform:{transformation}", attempt=attempt, participants=[]
-        )
-        log.transcript.teams.append(record)
+    attempts = Attempts(env, log, "content_transformation", f"transform:{transformation}")
+    for record in attempts:
         agent = build_agent(transformer, env.pool, TransformOutput, context)
         outputs = await run_team([agent], [TransformOutput], task, 1, record)
         passages = [o.passage for _, o in outputs if isinstance(o, TransformOutput)]
         if passages and len(passages[0].strip()) >= MIN_PASSAGE_CHARS:
             return passages[0].strip()
-        if record.status == "ok":
-            record.status, record.error = "invalid", "no passage, or one too short to ask about"
-    log.fail("content_transformation", f"transform:{transformation}", record.error or "failed")
+        attempts.reject("no passage, or one too short to ask about")
+    attempts.give_up()
     return None
 
 
@@ -391,16 +421,12 @@ async def refine(
         f"accordingly ({_json_hint(edit_type)})."
     )
     best: list[Instruction] = []
-    error = "failed"
-    for attempt in range(1, env.settings.max_attempts + 1):
+    attempts = Attempts(env, log, "refinement", f"{instruction.key}:{goal.name}")
+    for record in attempts:
         agents = [
             build_agent(suggester, env.pool, SuggestionsOutput, context),
             build_agent(editor, env.pool, edit_type, context),
         ]
-        record = TeamTranscript(
-            flow="refinement", step=f"{instruction.key}:{goal.name}", attempt=attempt, participants=[]
-        )
-        log.transcript.teams.append(record)
         outputs = await run_team(agents, [SuggestionsOutput, edit_type], task, 2 * rounds, record)
         chain: list[Instruction] = []
         parent = instruction
@@ -412,10 +438,8 @@ async def refine(
             best = chain
         if len(best) == rounds:
             return best
-        error = record.error or f"{len(chain)} of {rounds} rounds gave a usable edit"
-        if record.status == "ok":
-            record.status, record.error = "invalid", error
-    log.fail("refinement", f"{instruction.key}:{goal.name}", error)
+        attempts.reject(f"{len(chain)} of {rounds} rounds gave a usable edit")
+    attempts.give_up()
     return best
 
 

@@ -29,7 +29,7 @@ from agents.tools import SimulatedTool
 from retrieval.code_index import CodeIndex, Hit
 from retrieval.seeds import Seed
 from taxonomies import RefinementGoal, Subcategory
-from teams.flows import FlowEnv, SeedLog, _json_hint, run_team, stream_into, weighted_pick
+from teams.flows import Attempts, FlowEnv, SeedLog, _json_hint, run_team, stream_into, weighted_pick
 from teams.schemas import Message, SuggestionsOutput, TeamTranscript
 from teams.tool_checks import check_api_doc, check_conversation, check_task, schema_problems
 from teams.tool_schemas import (
@@ -100,10 +100,8 @@ async def extract_apis(env: FlowEnv, log: SeedLog, seed: Seed, extractor: Person
         + ("Its functions:\n" + "\n".join(hints) + "\n\n" if hints else "")
         + f"Document its public functions as APIs. {_json_hint(ApiListOutput)}"
     )
-    error = "failed"
-    for attempt in range(1, env.settings.max_attempts + 1):
-        record = TeamTranscript(flow="content_transformation", step="extract_apis", attempt=attempt, participants=[])
-        log.transcript.teams.append(record)
+    attempts = Attempts(env, log, "content_transformation", "extract_apis")
+    for record in attempts:
         outputs = await run_team([build_agent(extractor, env.pool, ApiListOutput, {"skill": env.skill})],
                                  [ApiListOutput], task, 1, record)  # fmt: skip
         tools: list[ToolSpec] = []
@@ -112,10 +110,8 @@ async def extract_apis(env: FlowEnv, log: SeedLog, seed: Seed, extractor: Person
                 _add(tools, output.apis, "extracted", {_key(h.split("(")[0][4:]): seed.source for h in hints})
         if tools:
             return tools
-        error = record.error or "no well-formed API documentation"
-        if record.status == "ok":
-            record.status, record.error = "invalid", error
-    log.fail("content_transformation", "extract_apis", error)
+        attempts.reject("no well-formed API documentation")
+    attempts.give_up()
     return []
 
 
@@ -141,16 +137,14 @@ async def retrieve_apis(
         f"The toolset so far:\n{_toolset_text(tools)}\n\nCall search_code with a short query about what this toolset "
         f"does, then document the results that belong with it. {_json_hint(ApiListOutput)}"
     )
-    error = "failed"
-    for attempt in range(1, env.settings.max_attempts + 1):
+    attempts = Attempts(env, log, "content_transformation", "retrieve_apis")
+    for record in attempts:
         searched.clear()
-        record = TeamTranscript(flow="content_transformation", step="retrieve_apis", attempt=attempt, participants=[])
-        log.transcript.teams.append(record)
         search = FunctionTool(search_code, description=search_code.__doc__ or "", name="search_code", strict=True)
         agent = build_agent(retriever, env.pool, ApiListOutput, {"skill": env.skill}, tools=[search], force_tools=True)
         outputs = await run_team([agent], [ApiListOutput], task, 1, record)
         if not searched and not any(m.type == "ToolCallExecutionEvent" for m in record.messages):
-            error = record.error or "the retriever did not call search_code"
+            attempts.reject("the retriever did not call search_code")
         else:
             relevant = [h for h in searched if h.distance <= RELEVANT_DISTANCE]
             if not relevant:
@@ -160,31 +154,23 @@ async def retrieve_apis(
             added = _add(tools, docs, "retrieved", found)
             if added:
                 return added, relevant
-            error = record.error or "documented none of the related code the search returned"
-        if record.status == "ok":
-            record.status, record.error = "invalid", error
-    log.fail("content_transformation", "retrieve_apis", error)
+            attempts.reject("documented none of the related code the search returned")
+    attempts.give_up()
     return [], []
 
 
 async def reconstruct_apis(env: FlowEnv, log: SeedLog, tools: list[ToolSpec], reconstructor: Persona) -> list[ToolSpec]:
     """APIs the library most likely also has, imagined from the toolset."""
     task = f"APIs of the library:\n{_toolset_text(tools)}\n\nWrite 2 or 3 other APIs it would have. {_json_hint(ApiListOutput)}"
-    error = "failed"
-    for attempt in range(1, env.settings.max_attempts + 1):
-        record = TeamTranscript(
-            flow="content_transformation", step="reconstruct_apis", attempt=attempt, participants=[]
-        )
-        log.transcript.teams.append(record)
+    attempts = Attempts(env, log, "content_transformation", "reconstruct_apis")
+    for record in attempts:
         outputs = await run_team([build_agent(reconstructor, env.pool, ApiListOutput, {"skill": env.skill})],
                                  [ApiListOutput], task, 1, record)  # fmt: skip
         added = [s for _, o in outputs if isinstance(o, ApiListOutput) for s in _add(tools, o.apis, "reconstructed")]
         if added:
             return added
-        error = record.error or "no new well-formed API"
-        if record.status == "ok":
-            record.status, record.error = "invalid", error
-    log.fail("content_transformation", "reconstruct_apis", error)
+        attempts.reject("no new well-formed API")
+    attempts.give_up()
     return []
 
 
@@ -217,11 +203,8 @@ async def write_tasks(
         f"{sub.description} {_json_hint(output_type)}"
     )
     context = {"skill": env.skill, "question_type": sub.model_dump(), "count": count}
-    error = "failed"
-    for attempt in range(1, env.settings.max_attempts + 1):
-        record = TeamTranscript(flow="instruction_generation", step=f"{writer.name}:{sub.name}", attempt=attempt,
-                                participants=[])  # fmt: skip
-        log.transcript.teams.append(record)
+    attempts = Attempts(env, log, "instruction_generation", f"{writer.name}:{sub.name}")
+    for record in attempts:
         outputs = await run_team([build_agent(writer, env.pool, output_type, context)], [output_type], task, 1, record)
         drafts = [d for _, o in outputs if hasattr(o, "tasks") for d in o.tasks[:count]]
         problems = [check_task(d, sub.name, tools) for d in drafts]
@@ -229,10 +212,8 @@ async def write_tasks(
         if kept:
             return [ToolTask(key=f"{sub.name}-{i}", subcategory=sub.name, draft=d, writer=writer.name)
                     for i, d in enumerate(kept, start=1)]  # fmt: skip
-        error = record.error or (f"no task keeps its promise: {problems[0][0]}" if problems else "no task")
-        if record.status == "ok":
-            record.status, record.error = "invalid", error
-    log.fail("instruction_generation", f"{writer.name}:{sub.name}", error)
+        attempts.reject(f"no task keeps its promise: {problems[0][0]}" if problems else "no task")
+    attempts.give_up()
     return []
 
 
@@ -255,14 +236,12 @@ async def refine_task(
         f"({_json_hint(SuggestionsOutput)}), then {editor.name} writes the new task ({_json_hint(edit_type)})."
     )
     best: list[ToolTask] = []
-    error = "failed"
-    for attempt in range(1, env.settings.max_attempts + 1):
+    attempts = Attempts(env, log, "refinement", f"{parent.key}:{goal.name}")
+    for record in attempts:
         agents = [
             build_agent(suggester, env.pool, SuggestionsOutput, context),
             build_agent(editor, env.pool, edit_type, context),
         ]
-        record = TeamTranscript(flow="refinement", step=f"{parent.key}:{goal.name}", attempt=attempt, participants=[])
-        log.transcript.teams.append(record)
         outputs = await run_team(agents, [SuggestionsOutput, edit_type], task, 2 * rounds, record)
         chain: list[ToolTask] = []
         latest = parent
@@ -278,10 +257,8 @@ async def refine_task(
             best = chain
         if len(best) == rounds:
             return best
-        error = record.error or f"{len(chain)} of {rounds} rounds gave a task that keeps its promise"
-        if record.status == "ok":
-            record.status, record.error = "invalid", error
-    log.fail("refinement", f"{parent.key}:{goal.name}", error)
+        attempts.reject(f"{len(chain)} of {rounds} rounds gave a task that keeps its promise")
+    attempts.give_up()
     return best
 
 

@@ -8,7 +8,7 @@ import random
 from agents.personas import PersonaLibrary
 from retrieval.seeds import Seed, seed_id
 from taxonomies import load_taxonomy
-from teams.flows import FlowEnv, FlowSettings, SeedLog, answer, pick_specialists, refine, transform
+from teams.flows import Attempts, FlowEnv, FlowSettings, SeedLog, answer, pick_specialists, refine, transform
 from teams.pipeline import process_seed
 from teams.schemas import UNANSWERABLE_ANSWER, Instruction
 from teams.skills import get_skill
@@ -102,6 +102,24 @@ async def test_make_unanswerable_keeps_the_question_and_edits_only_the_passage()
     )
     assert refined.passage == "Honeybees live in colonies, as everyone knows."
     assert refined.question == mc_instruction().question and refined.options == mc_instruction().options
+
+
+def test_attempts_mark_unusable_answers_and_give_up_with_the_last_reason() -> None:
+    log = SeedLog(SEED)
+    attempts = Attempts(make_env({}, max_attempts=3), log, "refinement", "main_idea-1:make_harder")
+    for record in attempts:
+        if record.attempt == 2:
+            record.status, record.error = "error", "the editor failed: boom"  # what run_team notes
+        attempts.reject(f"attempt {record.attempt}: no usable edit")
+    attempts.give_up()
+    assert [(t.attempt, t.status, t.error) for t in log.transcript.teams] == [
+        (1, "invalid", "attempt 1: no usable edit"),
+        (2, "error", "the editor failed: boom"),  # a team that failed keeps its own error
+        (3, "invalid", "attempt 3: no usable edit"),
+    ]
+    assert [(f.flow, f.step, f.reason) for f in log.failures] == [
+        ("refinement", "main_idea-1:make_harder", "attempt 3: no usable edit")
+    ]
 
 
 async def test_malformed_answer_is_retried_then_recorded_as_a_failure() -> None:

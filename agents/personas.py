@@ -34,6 +34,7 @@ def _template(text: str) -> jinja2.Template:
     """Compiled once: every agent of every seed renders its persona's template."""
     return _JINJA.from_string(text)
 
+
 @lru_cache(maxsize=4096)
 def _rendered(text: str, context_json: str) -> str:
     """A template rendered once per context: a run builds the same agents (same persona, same

@@ -193,7 +193,8 @@ async def run_team(
     """Run a round-robin group chat on `task`; return (speaker, structured answer) pairs in order.
     Everything said is appended to `transcript`; an agent's error ends the chat and is noted there.
     A lone agent for one turn runs by itself: the transcript is the same (the task, then what
-    the agent said), without a group chat's runtime, about a third of a call's CPU."""
+    the agent said), without a group chat's runtime, which about doubles a call's CPU
+    (bench/call_overhead.py)."""
     runnable: Any
     if len(agents) == 1 and max_turns == 1:
         runnable = agents[0][0]

@@ -1,8 +1,8 @@
 """Seeds shared out to worker processes on this machine: `agentinstruct run ... --workers N`.
 
-One Python process spends a few milliseconds of CPU on every model call (AutoGen's agents and
-group chats, the openai SDK, HTTP), so against a fast endpoint it is CPU-bound at a few hundred
-calls a second, whatever the concurrency (`bench/throughput.py`). N processes give N times that.
+One Python process spends about 2 ms of CPU on every model call (AutoGen's agents and group
+chats, the openai SDK, HTTP), so against a fast endpoint it is CPU-bound at some 500 calls a
+second, whatever the concurrency (`bench/throughput.py`). N processes give up to N times that.
 
 Each worker runs the same per-seed pipeline (`SeedWorker`, which Ray's workers run too) on the
 seeds the driver sends it, as many at once as it is sent. The driver keeps `concurrency` seeds in

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,3 +42,12 @@ def ferry_logs(folder: Path, count: int = 6) -> Path:
             encoding="utf-8",
         )
     return folder
+
+
+def comparable(folder: Path) -> list[dict[str, Any]]:
+    """A run's records without what names the run, in a fixed order: runs that should give the
+    same records (with workers, on Ray, resumed) compare equal."""
+    rows = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["meta"].pop("run_id")
+    return sorted(rows, key=lambda r: r["id"])

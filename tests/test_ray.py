@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from teams.cli import app
-from tests.conftest import ferry_logs
+from tests.conftest import comparable, ferry_logs
 from tests.fake_openai import FakeOpenAIServer
 from tests.fakes import deterministic_responder
 
@@ -28,14 +27,6 @@ def local_ray() -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
-
-
-def comparable(folder: Path) -> list[dict[str, Any]]:
-    """Records without what names the run, in a fixed order."""
-    rows = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
-    for row in rows:
-        row["meta"].pop("run_id")
-    return sorted(rows, key=lambda r: r["id"])
 
 
 def test_a_ray_run_gives_the_same_records_as_a_local_one(local_ray: None, tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -24,7 +23,7 @@ from agents.models import ModelSpec
 from teams.cli import app
 from teams.pipeline import RUN_GC_THRESHOLDS, RunConfig, run_pipeline
 from teams.workers import share_limits
-from tests.conftest import REPO, ferry_logs
+from tests.conftest import REPO, comparable, ferry_logs
 from tests.fake_openai import FakeOpenAIServer, Faults
 from tests.fakes import deterministic_responder
 
@@ -42,14 +41,6 @@ def run_args(server: FakeOpenAIServer, seeds: Path, out: Path, run_id: str, *ext
         server.base_url, "--out", str(out), "--run-id", run_id, "--concurrency", "4",
         "--no-dedup", *extra,  # which of two near duplicates is kept depends on the order seeds finish
     ]  # fmt: skip
-
-
-def comparable(folder: Path) -> list[dict[str, Any]]:
-    """Records without what names the run, in a fixed order."""
-    rows = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
-    for row in rows:
-        row["meta"].pop("run_id")
-    return sorted(rows, key=lambda r: r["id"])
 
 
 def workers_of(pid: int) -> list[int]:
@@ -192,7 +183,10 @@ def test_a_run_collects_garbage_less_often_and_gives_the_process_its_settings_ba
             skill="reading_comprehension", seeds=seeds, out=tmp_path, run_id="gc",
             models={"default": ModelSpec(model="fake-model", base_url=server.base_url)},
         )  # fmt: skip
-        seen = lambda *_: during.append((gc.get_threshold(), gc.get_freeze_count()))  # noqa: E731
+
+        def seen(*_: object) -> None:
+            during.append((gc.get_threshold(), gc.get_freeze_count()))
+
         _, info = asyncio.run(run_pipeline(config, on_seed=seen))
     assert info.status == "completed" and len(during) == 6
     assert all(thresholds == RUN_GC_THRESHOLDS and frozen > 0 for thresholds, frozen in during)

@@ -294,7 +294,7 @@ def run_command(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", min=1, max=256,
+            "--workers",
             help="Worker processes sharing the seeds (default 1): more model calls per second against a fast endpoint.",
         ),
     ] = None,

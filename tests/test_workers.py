@@ -171,6 +171,13 @@ def test_ray_and_workers_together_is_one_line(seeds: Path, tmp_path: Path) -> No
     assert "--ray and --workers" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("count", ["0", "257"])
+def test_a_worker_count_out_of_range_is_one_line(seeds: Path, tmp_path: Path, count: str) -> None:
+    result = runner.invoke(app, ["run", "reading_comprehension", "--seeds", str(seeds), "--workers", count])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: workers: ") and result.stderr.count("\n") == 1
+
+
 def test_a_run_collects_garbage_less_often_and_gives_the_process_its_settings_back(
     seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from autogen_agentchat.agents import AssistantAgent
 from pydantic import BaseModel
 
-from agents.models import ModelPool
+from agents.models.pool import ModelPool
 from agents.personas import Persona
 from agents.tools import RequiredToolChoice
 

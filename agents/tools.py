@@ -12,7 +12,7 @@ from autogen_core.models import CreateResult, LLMMessage
 from autogen_core.tools import BaseTool, ParametersSchema, Tool, ToolSchema
 from pydantic import BaseModel, ConfigDict
 
-from agents.wrapping import WrappedClient
+from agents.models.wrapping import WrappedClient
 
 ToolChoice = Tool | Literal["auto", "required", "none"]
 

@@ -45,11 +45,11 @@ async def measure(base_url: str, calls: int, concurrency: int) -> None:
     from autogen_agentchat.teams import RoundRobinGroupChat
     from autogen_core.models import SystemMessage, UserMessage
 
-    from agents.models import ModelSpec, _build_openai
-    from agents.personas import Sampling
-    from agents.wrapping import response_format_of
-    from teams.pipeline import collect_less, quiet_autogen
-    from teams.schemas import TransformOutput
+    from agents.models import ModelSpec, Sampling
+    from agents.models.openai_compatible import build_openai
+    from agents.models.wrapping import response_format_of
+    from teams.engine.process import collect_less, quiet_autogen
+    from teams.flows.outputs import TransformOutput
 
     quiet_autogen()
     collect_less()  # the garbage collector as a run sets it
@@ -62,7 +62,7 @@ async def measure(base_url: str, calls: int, concurrency: int) -> None:
         "response_format": response_format_of(TransformOutput),
     }
     os.environ.setdefault("OPENAI_API_KEY", "not-needed")
-    client = _build_openai(ModelSpec(model="fake-model", base_url=base_url), Sampling())
+    client = build_openai(ModelSpec(model="fake-model", base_url=base_url), Sampling())
     messages = [SystemMessage(content=system), UserMessage(content=task, source="user")]
 
     def agent(name: str) -> AssistantAgent:

@@ -13,7 +13,7 @@ server), C at a time, in one process. Each measurement runs in a fresh process (
 peak RSS are its own; the workers' CPU is added to the driver's, their start-up left out as the
 one-process run's imports are); the fake server runs in another process, which reports its own
 CPU use so one can see it is not the bottleneck. Both run with the cyclic garbage collector set as
-a run sets it (`teams.pipeline.collect_less`), or with `--default-gc` both with Python's defaults
+a run sets it (`teams.engine.process.collect_less`), or with `--default-gc` both with Python's defaults
 (one-process rows only: worker processes set their own). Prints one row per level and the
 issue's goals with the measured figures.
 """
@@ -124,12 +124,12 @@ def measure_pipeline(
     import autogen_ext.models.openai  # noqa: F401
     import diskcache  # noqa: F401
 
-    import teams.pipeline
-    from agents.limits import EndpointLimits
+    import teams.engine.loop
     from agents.models import ModelSpec
-    from teams.pipeline import PreparedRun, RunConfig, run_pipeline
-    from teams.quality import QualitySettings
-    from teams.workers import LocalWorkers
+    from agents.models.limits import EndpointLimits
+    from teams.engine import PreparedRun, RunConfig, run_pipeline
+    from teams.engine.quality import QualitySettings
+    from teams.engine.workers import LocalWorkers
 
     spec = ModelSpec(model="fake-model", base_url=base_url, limits=EndpointLimits(max_in_flight=concurrency))
     config = RunConfig(
@@ -142,16 +142,17 @@ def measure_pipeline(
 
     logger.remove()
     if default_gc():
-        teams.pipeline.collect_less = gc.get_threshold  # the run leaves Python's defaults alone
+        teams.engine.loop.collect_less = gc.get_threshold  # the run leaves Python's defaults alone
     run = PreparedRun(config)
     startup_cpu = 0.0
+    processor = None
     if workers > 1:  # started (and ready) before the clock, as the one-process run's imports are
         processor = LocalWorkers(run, workers)
+        processor.launch()
         processor.wait_ready()
-        run.processor = processor
         startup_cpu = sum(_process_cpu(p.pid) for p in processor.processes)
     start_cpu, start = _usage()["cpu"], time.perf_counter()
-    _, info = asyncio.run(run_pipeline(run))
+    _, info = asyncio.run(run_pipeline(run, processor=processor))
     wall = time.perf_counter() - start
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, joined at the run's end
     workers_cpu = children.ru_utime + children.ru_stime - startup_cpu
@@ -186,7 +187,7 @@ def measure_bare(base_url: str, requests_file: Path, concurrency: int) -> dict[s
         await client.close()
 
     if not default_gc():
-        from teams.pipeline import collect_less
+        from teams.engine.process import collect_less
 
         collect_less()
     start_cpu, start = _usage()["cpu"], time.perf_counter()
@@ -200,11 +201,11 @@ def measure_layers(calls: int = 2000) -> float:
     request cache on disk, usage metering), over an instant fake backend."""
     from autogen_core.models import CreateResult, RequestUsage, SystemMessage, UserMessage
 
-    from agents.cache import CachedClient, RequestCache
-    from agents.limits import EndpointLimiter, EndpointLimits, LimitedClient
-    from agents.usage import MeteredClient, UsageMeter
-    from agents.wrapping import WrappedClient
-    from teams.schemas import instructions_output
+    from agents.models.cache import CachedClient, RequestCache
+    from agents.models.limits import EndpointLimiter, EndpointLimits, LimitedClient
+    from agents.models.usage import MeteredClient, UsageMeter
+    from agents.models.wrapping import WrappedClient
+    from teams.flows.outputs import instructions_output
 
     class Instant(WrappedClient):
         def __init__(self) -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from teams.run_folder import RunFolder, RunInfo, RunTotals, SeedStatus  # noqa: E402
-from teams.schemas import Record, SeedTranscript, TeamTranscript, TranscriptMessage  # noqa: E402
-from teams.viewer import write_viewer  # noqa: E402
+from teams.flows.types import Record, SeedTranscript, TeamTranscript, TranscriptMessage  # noqa: E402
+from teams.report.viewer import write_viewer  # noqa: E402
+from teams.runfolder import RunFolder, RunInfo, RunTotals, SeedStatus  # noqa: E402
 
 PASSAGE = " ".join(f"Sentence {i} of a passage about bees, hives and the honey they make." for i in range(25))
 

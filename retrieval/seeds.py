@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from loguru import logger
@@ -158,3 +158,7 @@ def load_code_seeds(path: Path, max_chars: int = 3000, max_seeds: int | None = N
     if not seeds:
         raise SeedError(f"{path}: no non-empty code found")
     return seeds
+
+
+#: how a skill's seeds are read, by its taxonomy's `seeds:` (documents or source code)
+SEED_LOADERS: dict[str, Callable[..., list[Seed]]] = {"text": load_seeds, "code": load_code_seeds}

@@ -1,6 +1,6 @@
 """Taxonomies are data: one YAML file per skill naming its transformations, its subcategories
-(instruction types, each with an answer format and the transformations it suits) and its
-refinement goals. This module only reads and validates them."""
+(instruction types, each with an answer format and the transformations it suits), its
+refinement goals and how its records read. This module only reads and validates them."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ AnswerFormat = Literal[
     "ordering",
     "multiple_choice",
     "numeric",
-    # formats of the other skills (see teams/checks.py for what each must hold)
+    # formats of the other skills (see teams/flows/checks/ for what each must hold)
     "label",  # one label from the label set the instruction gives (options hold the labels)
     "json",  # a JSON object with the keys the instruction names (options hold the keys)
     "code",  # an answer with code in a fenced block that parses
@@ -71,6 +71,19 @@ class Subcategory(Named):
         return "*" in self.suits or transformation in self.suits
 
 
+class RecordFormat(BaseModel):
+    """How a document skill's record reads: the user turn (a Jinja2 template of `passage`, the
+    transformed seed, and `instruction`, the question as the teacher read it) and the style of
+    the assistant's reply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_turn: str = Field(min_length=1)
+    # labelled: the reasoning, then "Final answer: X" (short answers); explained: the reasoning,
+    # then the answer itself (code, estimates); answer_only: the answer alone (rewrites, stories, JSON)
+    reply: Literal["labelled", "explained", "answer_only"] = "labelled"
+
+
 class Taxonomy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -86,6 +99,8 @@ class Taxonomy(BaseModel):
     # What the skill's seeds are: documents (.txt/.md) or source code (tool use). Only skills of
     # one kind of seed can share a run.
     seeds: Literal["text", "code"] = "text"
+    # How a record of a document skill reads; None for a skill that shapes its records in code (tool use).
+    record: RecordFormat | None = None
 
     @property
     def transforms(self) -> bool:

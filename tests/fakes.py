@@ -12,8 +12,7 @@ from typing import Any
 
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from agents.models import ModelPool, ModelSpec
-from agents.personas import Sampling
+from agents.models import ModelPool, ModelSpec, Sampling
 
 ROLES = ("transformer", "instruction_writer", "suggester", "editor", "teacher", "judge")
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from teams.run_folder import RunFolder, RunInfo, RunTotals, SeedStatus
-from teams.schemas import SeedTranscript, TeamTranscript, TranscriptMessage
+from teams.flows.types import SeedTranscript, TeamTranscript, TranscriptMessage
+from teams.runfolder import RunFolder, RunInfo, RunTotals, SeedStatus
 
 SCRIPT_SEED = (
     'The bees <script>document.documentElement.setAttribute("data-pwned", "1"); document.title = "PWNED"</script>'

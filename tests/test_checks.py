@@ -1,16 +1,16 @@
 import pytest
 from pydantic import ValidationError
 
-from teams.checks import check_answer, check_draft, chosen_option
-from teams.schemas import (
+from teams.flows.checks import check_answer, check_draft, chosen_option
+from teams.flows.outputs import (
     UNANSWERABLE_ANSWER,
     AnswerOutput,
-    Instruction,
     InstructionDraft,
     answer_output,
     edit_output,
     instructions_output,
 )
+from teams.flows.types import Instruction
 
 
 def instruction(

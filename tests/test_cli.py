@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from teams.cli import app
-from teams.schemas import Record, SeedTranscript
+from teams.cli.app import app
+from teams.flows.types import Record, SeedTranscript
 from tests.conftest import EXAMPLE_SEEDS, REPO
 from tests.fake_openai import FakeOpenAIServer
 from tests.fakes import competent_responder, schema_kind

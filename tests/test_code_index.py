@@ -11,7 +11,7 @@ import retrieval.embedding as embedding
 from retrieval.code_chunks import chunk_code
 from retrieval.code_index import CodeIndex
 from retrieval.seeds import SeedError, load_code_seeds
-from teams.cli import app
+from teams.cli.app import app
 from tests.conftest import REPO
 
 PY = '''"""Geometry helpers."""

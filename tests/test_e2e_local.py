@@ -10,20 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from agents.local_model import LocalChatCompletionClient, shared_engine
-from agents.models import ModelSpec
-from agents.personas import Sampling
-from teams.schemas import (
+from agents.models import ModelSpec, Sampling
+from agents.models.local import LocalChatCompletionClient, shared_engine
+from teams.flows.outputs import (
     AnswerOutput,
     InstructionsOutput,
-    Record,
-    SeedTranscript,
     SuggestionsOutput,
     TransformOutput,
     answer_output,
     edit_output,
     instructions_output,
 )
+from teams.flows.types import Record, SeedTranscript
 from tests.conftest import REPO, TINY_SEED
 
 pytestmark = pytest.mark.e2e

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from teams.schemas import Record, SeedTranscript
-from teams.tool_checks import check_conversation
-from teams.tool_schemas import ToolSpec, ToolTaskDraft
+from teams.flows.types import Record, SeedTranscript
+from teams.skills.tool_use.checks import check_conversation
+from teams.skills.tool_use.schemas import ToolSpec, ToolTaskDraft
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.e2e

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from retrieval.embedding import bundled_model_dir
-from teams.cli import app
-from teams.export import export_run
-from teams.run_folder import RunFolder
+from teams.cli.app import app
+from teams.report.export import export_run
+from teams.runfolder import RunFolder
 from tests.run_fixtures import CONVERT_TOOL, WEATHER_TOOL, make_run
 
 TEMPLATE = Path(__file__).parent / "data" / "tool_chat_template.jinja"

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 from agents.personas import PersonaLibrary
 from retrieval.seeds import Seed, seed_id
 from taxonomies import load_taxonomy
+from teams.engine.seed import process_seed
 from teams.flows import Attempts, FlowEnv, FlowSettings, SeedLog, answer, pick_specialists, refine, transform
-from teams.pipeline import process_seed
-from teams.schemas import UNANSWERABLE_ANSWER, Instruction
+from teams.flows.outputs import UNANSWERABLE_ANSWER
+from teams.flows.types import Instruction
+from teams.runfolder import RunFolder
 from teams.skills import get_skill
 from tests.fakes import answer_json, instructions_json, replay_pool, transform_json
 
@@ -144,7 +147,7 @@ async def test_a_retry_that_passes_the_checks_is_kept() -> None:
     assert not log.failures
 
 
-async def test_one_seed_end_to_end_gives_records_of_the_promised_shape() -> None:
+async def test_one_seed_end_to_end_gives_records_of_the_promised_shape(tmp_path: Path) -> None:
     mc = ("Which animal does the passage describe?", ["bees", "ants", "wasps", "flies"])
     env_settings = {"specialists_per_seed": 1, "instructions_per_writer": 1, "refinement_rounds": 1}
     scripts = {
@@ -163,7 +166,7 @@ async def test_one_seed_end_to_end_gives_records_of_the_promised_shape() -> None
         }
     )
     env.taxonomy = env.taxonomy.model_copy(update={"refinement_goals": [env.taxonomy.goal("flip_answer")]})
-    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0), "run-x")
+    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0))
     assert outcome.status.status == "done" and outcome.status.records == 2
     original, refined = outcome.records
     for record in outcome.records:
@@ -175,11 +178,12 @@ async def test_one_seed_end_to_end_gives_records_of_the_promised_shape() -> None
         assert meta["seed_id"] == SEED.id and meta["seed_source"] == "bees.txt"
         assert meta["transformation"] == "conversation"
         assert meta["personas"]["instruction_writer"] == "main_idea_writer"
-        assert meta["transcript"] == f"transcripts/{SEED.id}.json"
         assert meta["tokens"]["seed_total"] > 0
     assert original.meta["refinement"] is None
     assert refined.meta["refinement"]["goal"] == "flip_answer"
     assert refined.meta["refinement"]["round"] == 1 and refined.meta["refinement"]["parent"] == "main_idea-1"
+    RunFolder.create(tmp_path, "r").commit(outcome)  # the run folder points each record at its transcript
+    assert all(r.meta["transcript"] == f"transcripts/{SEED.id}.json" for r in outcome.records)
     flows = [t.flow for t in outcome.transcript.teams]
     assert flows == sorted(
         flows, key=["content_transformation", "instruction_generation", "refinement", "answer"].index
@@ -200,7 +204,7 @@ async def test_a_failed_transformation_falls_back_to_the_seed_as_it_is() -> None
             for name in ("debate_transformer", "main_idea_writer", "suggester", "editor", "teacher")
         }
     )
-    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0), "run-x")
+    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0))
     assert outcome.status.status == "done"
     (record,) = outcome.records
     assert (

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 from agents.personas import PersonaLibrary
 from retrieval.seeds import Seed, seed_id
 from taxonomies import load_taxonomy
-from teams.cli import app
+from teams.cli.app import app
+from teams.engine.seed import process_seed
 from teams.flows import FlowEnv, FlowSettings
-from teams.judge import JudgeOutput, judge_output
-from teams.pipeline import process_seed
-from teams.schemas import SeedTranscript
+from teams.flows.judge import JudgeOutput, judge_output
+from teams.flows.types import SeedTranscript
 from teams.skills import get_skill
 from tests.conftest import TINY_SEED
 from tests.fake_openai import FakeOpenAIServer
@@ -50,7 +50,7 @@ async def test_a_low_score_is_dropped_and_a_high_one_kept() -> None:
         "judge": [judge_json(1), judge_json(5)],
     }
     env, _ = env_with(scripts, judge_threshold=3.0)
-    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0), "run-j")
+    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0))
     (kept,) = outcome.records
     (dropped,) = outcome.dropped
     assert kept.meta["judge"]["score"] == 5.0 and kept.meta["judge"]["judge"] == "reading_comprehension_judge"
@@ -70,7 +70,7 @@ async def test_a_low_score_is_dropped_and_a_high_one_kept() -> None:
 async def test_threshold_zero_turns_the_judge_off() -> None:
     scripts = {"instruction_writer": [instructions_json(*QUESTIONS)], "teacher": [answer_json("A"), answer_json("A")]}
     env, _ = env_with(scripts, judge_threshold=0)
-    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0), "run-j")
+    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0))
     assert len(outcome.records) == 2 and not outcome.dropped
     assert all("judge" not in r.meta for r in outcome.records)
     assert not [t for t in outcome.transcript.teams if t.flow == "judge"]
@@ -84,7 +84,7 @@ async def test_an_unusable_verdict_is_retried_then_the_record_is_not_kept() -> N
     }
     env, _ = env_with(scripts, judge_threshold=3.0, max_attempts=2)
     env.settings.instructions_per_writer = 1
-    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0), "run-j")
+    outcome = await process_seed(env, get_skill("reading_comprehension"), SEED, random.Random(0))
     assert not outcome.records
     (dropped,) = outcome.dropped
     assert dropped.meta["dropped"]["reason"] == "the judge gave no usable verdict"

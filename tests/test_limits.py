@@ -13,13 +13,12 @@ import openai
 import pytest
 from autogen_core.models import CreateResult, RequestUsage, UserMessage
 
-from agents import cache as cache_module
-from agents.cache import CachedClient, RequestCache
-from agents.limits import MIN_FACTOR, EndpointLimiter, EndpointLimits, LimitedClient, classify
-from agents.models import ModelPool, ModelSpec
-from agents.personas import Sampling
-from agents.usage import Budget, MeteredClient, Price, UsageMeter
-from agents.wrapping import WrappedClient
+from agents.models import ModelPool, ModelSpec, Sampling
+from agents.models import cache as cache_module
+from agents.models.cache import CachedClient, RequestCache
+from agents.models.limits import MIN_FACTOR, EndpointLimiter, EndpointLimits, LimitedClient, classify
+from agents.models.usage import Budget, MeteredClient, Price, UsageMeter
+from agents.models.wrapping import WrappedClient
 
 
 class FakeClock:

@@ -2,7 +2,7 @@
 
 import json
 
-from agents.local_model import GRAMMAR_MAX_LENGTH, grammar_safe, normalise_json
+from agents.models.local import GRAMMAR_MAX_LENGTH, grammar_safe, normalise_json
 
 
 def test_grammar_safe_drops_only_string_bounds_llama_cpp_cannot_build() -> None:

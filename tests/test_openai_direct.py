@@ -14,8 +14,8 @@ from openai.resources.chat.completions import completions as completions_module
 from openai.types.chat import completion_create_params
 from typer.testing import CliRunner
 
-from agents.openai_direct import DirectOpenAI
-from teams.cli import app
+from agents.models.openai_compatible import DirectOpenAI
+from teams.cli.app import app
 from tests.fake_openai import FakeOpenAIServer
 from tests.test_tool_use import CODE
 from tests.tool_fakes import tool_use_responder
@@ -107,8 +107,8 @@ def test_a_streaming_request_takes_the_sdks_own_path(monkeypatch: pytest.MonkeyP
 def test_agentinstructs_openai_clients_skip_the_walk(monkeypatch: pytest.MonkeyPatch) -> None:
     from autogen_core.models import UserMessage
 
-    from agents.models import ModelSpec, _build_openai
-    from agents.personas import Sampling
+    from agents.models import ModelSpec, Sampling
+    from agents.models.openai_compatible import build_openai
 
     walks: list[object] = []
 
@@ -124,7 +124,7 @@ def test_agentinstructs_openai_clients_skip_the_walk(monkeypatch: pytest.MonkeyP
         await sdk.chat.completions.create(model="fake-model", messages=[{"role": "user", "content": "hi"}])
         await sdk.close()
         assert len(walks) == 1  # the SDK's own client walks its request
-        client = _build_openai(ModelSpec(model="fake-model", base_url=server.base_url), Sampling())
+        client = build_openai(ModelSpec(model="fake-model", base_url=server.base_url), Sampling())
         result = await client.create([UserMessage(content="hello there", source="user")])
         await client.close()
         assert isinstance(result.content, str) and result.content

@@ -11,11 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from retrieval.seeds import Seed
-from teams.cli import app
-from teams.pipeline import SeedOutcome
-from teams.quality import Decontaminator, QualityError, QualityGate, QualitySettings, normalise
-from teams.run_folder import RunFolder, SeedStatus
-from teams.schemas import Record, SeedTranscript
+from teams.cli.app import app
+from teams.engine.quality import Decontaminator, QualityError, QualityGate, QualitySettings, normalise
+from teams.flows.types import Record, SeedTranscript
+from teams.runfolder import RunFolder, SeedOutcome, SeedStatus
 from tests.conftest import TINY_SEED
 
 BEES = "Honeybees live in colonies of up to 60,000 bees. The queen lays eggs while workers gather nectar all day."
@@ -91,9 +90,7 @@ def outcome(seed_id: str, records: list[dict[str, Any]]) -> SeedOutcome:
 def commit(folder: RunFolder, gate: QualityGate, item: SeedOutcome) -> SeedOutcome:
     """What the run driver does, in its order."""
     admitted = gate.admit(item)
-    for r in admitted.records:
-        folder.append_record(r)
-    folder.append_seed(admitted.status)
+    folder.commit(admitted)
     return admitted
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from teams.cli import app
+from teams.cli.app import app
 from tests.conftest import comparable, ferry_logs
 from tests.fake_openai import FakeOpenAIServer
 from tests.fakes import deterministic_responder
@@ -20,7 +20,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def local_ray() -> Iterator[None]:
-    from teams.ray_runner import runtime_env
+    from teams.engine.ray_runner import runtime_env
 
     ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), log_to_driver=False)
     try:

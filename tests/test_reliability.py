@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from teams.cli import app
+from teams.cli.app import app
 from tests.fake_openai import FakeOpenAIServer, Faults
 from tests.fakes import competent_responder
 

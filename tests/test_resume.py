@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from agents.cache import RequestCache
-from teams.cli import app
-from teams.schemas import Record
+from agents.models.cache import RequestCache
+from teams.cli.app import app
+from teams.flows.types import Record
 from tests.conftest import REPO
 from tests.fake_openai import FakeOpenAIServer
 from tests.fakes import competent_responder
@@ -209,15 +209,14 @@ def test_resume_of_an_unknown_run_is_one_line(tmp_path: Path) -> None:
 
 
 def test_resumed_totals_count_what_every_committed_seed_dropped() -> None:
-    from teams.resume import totals_from
-    from teams.run_folder import RunTotals, SeedStatus
+    from teams.runfolder import RunTotals, SeedStatus
 
     seeds = [
         SeedStatus(id="a", source="x.md", status="done", records=2, dropped={"judge": 1, "duplicate": 2}),
         SeedStatus(id="b", source="x.md", status="done", records=1, dropped={"duplicate": 1}),
     ]
     stale = RunTotals(dropped={"judge": 1})  # run.json written before seed b was committed
-    totals = totals_from(seeds, stale)
+    totals = stale.recount(seeds)
     assert totals.dropped == {"judge": 1, "duplicate": 3} and totals.records == 3 and totals.seeds_done == 2
 
 

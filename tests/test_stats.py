@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from teams.cli import app
-from teams.stats import diversity, run_stats
+from teams.cli.app import app
+from teams.report.stats import diversity, run_stats
 from tests.run_fixtures import make_run, rc_record
 
 

@@ -19,17 +19,25 @@ from autogen_core.models import (
 from autogen_ext.models.replay import ReplayChatCompletionClient
 from typer.testing import CliRunner
 
-from agents.local_model import _as_call, _to_chat, _tool_grammar
-from agents.models import ModelPool, ModelSpec
-from agents.personas import PersonaLibrary, Sampling
+from agents.models import ModelPool, ModelSpec, Sampling
+from agents.models.local import _as_call, _to_chat, _tool_grammar
+from agents.personas import PersonaLibrary
 from retrieval.code_index import CodeIndex
 from taxonomies import load_taxonomy
-from teams.cli import app
+from teams.cli.app import app
 from teams.flows import FlowEnv, FlowSettings, SeedLog
-from teams.schemas import Message, Record, SeedTranscript
-from teams.tool_checks import check_conversation, check_task
-from teams.tool_flows import retrieve_apis
-from teams.tool_schemas import ApiDoc, ParameterDoc, ReturnDoc, ToolSpec, ToolTaskDraft, Withheld, task_schema
+from teams.flows.types import Message, Record, SeedTranscript
+from teams.skills.tool_use.checks import check_conversation, check_task
+from teams.skills.tool_use.schemas import (
+    ApiDoc,
+    ParameterDoc,
+    ReturnDoc,
+    ToolSpec,
+    ToolTaskDraft,
+    Withheld,
+    task_schema,
+)
+from teams.skills.tool_use.toolset import retrieve_apis
 from tests.conftest import REPO
 from tests.fake_openai import FakeOpenAIServer
 from tests.test_flows import SEED
@@ -312,7 +320,7 @@ class _ScriptedEngine:
 async def test_the_local_client_turns_tools_into_a_grammar_and_its_output_into_calls_then_a_reply() -> None:
     from autogen_core.models import UserMessage
 
-    from agents.local_model import LocalChatCompletionClient
+    from agents.models.local import LocalChatCompletionClient
 
     engine = _ScriptedEngine(
         '{"name": "parse_duration", "arguments": {"text": "15m"}}', '{"reply": "That is 900 seconds."}'

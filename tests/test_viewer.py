@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from teams.cli import app
-from teams.viewer import render, safe_json
+from teams.cli.app import app
+from teams.report.viewer import render, safe_json
 from tests.run_fixtures import SCRIPT_SEED, make_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agents.limits import EndpointLimits
 from agents.models import ModelSpec
-from teams.cli import app
-from teams.pipeline import RUN_GC_THRESHOLDS, RunConfig, run_pipeline
-from teams.workers import share_limits
+from agents.models.limits import EndpointLimits
+from teams.cli.app import app
+from teams.engine import RUN_GC_THRESHOLDS, RunConfig, run_pipeline
+from teams.engine.config import share_limits
 from tests.conftest import REPO, comparable, ferry_logs
 from tests.fake_openai import FakeOpenAIServer, Faults
 from tests.fakes import deterministic_responder
@@ -203,7 +203,7 @@ def test_a_run_collects_garbage_less_often_and_gives_the_process_its_settings_ba
 def test_a_worker_process_collects_garbage_as_a_run_does(tmp_path: Path) -> None:
     config = RunConfig(skill="reading_comprehension", seeds=tmp_path, models={"default": ModelSpec(model="fake-model")})
     probe = (
-        "import gc, sys; from teams.workers import SeedWorker; SeedWorker(sys.argv[1], 'r1', None); "
+        "import gc, sys; from teams.engine.shards import SeedWorker; SeedWorker(sys.argv[1], 'r1', None); "
         "print(list(gc.get_threshold()), gc.get_freeze_count() > 0)"
     )
     done = subprocess.run([sys.executable, "-c", probe, config.model_dump_json()], capture_output=True, text=True, cwd=REPO)

@@ -1,30 +1,18 @@
-"""One team script per skill: `python -m teams.skills.<skill>`. A skill module holds only
-what is truly particular to its skill (how a record's messages are shaped) and exposes it as
-`SKILL`; the generic flows in teams.flows do the rest."""
+"""The skills: one module per skill, each a team script (`python -m teams.skills.<skill>`), holding
+only what is truly particular to its skill (its own checks, how its records are shaped) as `SKILL`;
+the generic flows in teams.flows do the rest. Tool use, whose flows are its own, is a package.
+
+    base.py      PromptSkill: what the document skills share (the generic flow, a one-turn record)
+    script.py    the team scripts' shared main
+    <skill>.py   one per skill of taxonomies/*.yaml;  tool_use/  the tool-use skill and its flows
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import Protocol
 
 from taxonomies import TaxonomyError, available_skills
-from teams.schemas import AnswerOutput, Instruction, Message
-
-
-class Skill(Protocol):
-    """What the generic pipeline needs of a skill. A skill whose flows differ from the generic
-    ones (tool use, say) also defines `async process_seed(env, seed, rng, run_id) -> SeedOutcome`,
-    which the pipeline then calls instead of its own per-seed flow."""
-
-    name: str
-
-    def instruction_text(self, instruction: Instruction) -> str:
-        """The instruction as the record's user turn shows it (kept in meta for deduplication)."""
-        ...
-
-    def messages(self, instruction: Instruction, answer: AnswerOutput) -> list[Message]:
-        """The record's chat turns for one answered instruction."""
-        ...
+from teams.flows.skill import Skill
 
 
 def get_skill(name: str) -> Skill:
@@ -37,3 +25,6 @@ def get_skill(name: str) -> Skill:
         raise TaxonomyError(f"skill '{name}' has a taxonomy but no team script teams/skills/{name}.py") from None
     skill: Skill = module.SKILL
     return skill
+
+
+__all__ = ["Skill", "get_skill"]

@@ -6,8 +6,10 @@ Run it as `python -m teams.skills.analytical_reasoning --seeds PATH`.
 
 from __future__ import annotations
 
-from teams.schemas import AnswerOutput, Instruction
-from teams.skills.base import PromptSkill, run_as_script
+from teams.flows.outputs import AnswerOutput
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill
+from teams.skills.script import run_as_script
 
 
 def deduction_is_shown(instruction: Instruction, answer: AnswerOutput) -> list[str]:
@@ -17,8 +19,6 @@ def deduction_is_shown(instruction: Instruction, answer: AnswerOutput) -> list[s
 
 SKILL = PromptSkill(
     name="analytical_reasoning",
-    template="{passage}\n\n{instruction}",
-    reply="labelled",
     answer_checks=[deduction_is_shown],
 )
 

@@ -1,31 +1,37 @@
-"""What most skills share: a record of one user turn and one assistant turn, shaped by a template.
+"""What the document skills share: the generic flow of the method (teams.flows.seed) and a record
+of one user turn and one assistant turn, shaped as the skill's taxonomy says (`record:`).
 
-A skill module makes one `PromptSkill` with its template and reply style, and adds only the
-checks that are truly its own (they run after the answer format's checks in teams.checks).
+A skill module makes one `PromptSkill` and adds only the checks that are truly its own (they
+run after the answer format's checks in teams.flows.checks).
 """
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cached_property
+from typing import ClassVar
 
-from taxonomies import Subcategory
-from teams.checks import check_answer
-from teams.flows import format_instruction
-from teams.schemas import AnswerOutput, Instruction, InstructionDraft, Message
+from retrieval.seeds import Seed
+from taxonomies import RecordFormat, Subcategory, TaxonomyError, load_taxonomy
+from teams.flows.checks import check_answer
+from teams.flows.formatting import format_instruction
+from teams.flows.outputs import AnswerOutput, InstructionDraft
+from teams.flows.prompts import render_template
+from teams.flows.runtime import FlowEnv, SeedLog
+from teams.flows.seed import document_records
+from teams.flows.skill import ROLES
+from teams.flows.types import Instruction, Message, Record
 
 AnswerCheck = Callable[[Instruction, AnswerOutput], list[str]]
 DraftCheck = Callable[[InstructionDraft, Subcategory], list[str]]
-# How the assistant's turn is written: the reasoning then "Final answer: X" (short answers), the
-# reasoning then the answer itself (code, estimates), or the answer alone (rewrites, stories, JSON).
-ReplyStyle = Literal["labelled", "explained", "answer_only"]
 
 PASSAGE_WORDS = re.compile(r"\b(the|this|above|following) (passage|text|article|excerpt|document)\b", re.IGNORECASE)
 
 
-def reply_text(answer: AnswerOutput, style: ReplyStyle) -> str:
+def reply_text(answer: AnswerOutput, style: str) -> str:
     explanation, final = answer.explanation.strip(), answer.final_answer.strip()
     if style == "answer_only" or not explanation:
         return final
@@ -43,26 +49,41 @@ def self_contained(draft: InstructionDraft, sub: Subcategory) -> list[str]:
 
 @dataclass
 class PromptSkill:
-    """A one-turn skill. `template` builds the user turn from `{passage}` (the transformed seed)
-    and `{instruction}` (the question with its options, labels, keys or examples)."""
+    """A one-turn document skill: the user turn built from the skill's `record.user_turn` (of
+    `passage`, the transformed seed, and `instruction`, the question with its options, labels,
+    keys or examples), the reply in its `record.reply` style."""
 
     name: str
-    template: str
-    reply: ReplyStyle = "labelled"
     draft_checks: list[DraftCheck] = field(default_factory=list)
     answer_checks: list[AnswerCheck] = field(default_factory=list)
+    roles: ClassVar[list[str]] = ROLES
+    empty_reason: ClassVar[str] = "no instruction survived the checks"
+
+    @cached_property
+    def record_format(self) -> RecordFormat:
+        record = load_taxonomy(self.name).record
+        if record is None:
+            raise TaxonomyError(f"taxonomies/{self.name}.yaml has no 'record:' (how its records read)")
+        return record
+
+    async def make_records(self, env: FlowEnv, log: SeedLog, seed: Seed, rng: random.Random) -> list[Record]:
+        return await document_records(env, log, seed, rng, self)
 
     def instruction_text(self, instruction: Instruction) -> str:
         """The instruction as the user turn shows it (what near-duplicate search compares)."""
         return format_instruction(instruction)
 
     def user_turn(self, instruction: Instruction) -> str:
-        return self.template.format(passage=instruction.passage.strip(), instruction=self.instruction_text(instruction))
+        return render_template(
+            self.record_format.user_turn,
+            passage=instruction.passage.strip(),
+            instruction=self.instruction_text(instruction),
+        )
 
     def messages(self, instruction: Instruction, answer: AnswerOutput) -> list[Message]:
         return [
             Message(role="user", content=self.user_turn(instruction)),
-            Message(role="assistant", content=reply_text(answer, self.reply)),
+            Message(role="assistant", content=reply_text(answer, self.record_format.reply)),
         ]
 
     def check_draft(self, draft: InstructionDraft, sub: Subcategory) -> list[str]:
@@ -75,9 +96,3 @@ class PromptSkill:
         if problems:
             return problems
         return [problem for check in self.answer_checks for problem in check(instruction, answer)]
-
-
-def run_as_script(skill: str) -> None:
-    from teams.cli import run_skill_script
-
-    run_skill_script(skill)

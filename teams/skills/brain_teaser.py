@@ -6,8 +6,10 @@ Run it as `python -m teams.skills.brain_teaser --seeds PATH`.
 
 from __future__ import annotations
 
-from teams.schemas import AnswerOutput, Instruction
-from teams.skills.base import PromptSkill, run_as_script, self_contained
+from teams.flows.outputs import AnswerOutput
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill, self_contained
+from teams.skills.script import run_as_script
 
 
 def solution_is_worked(instruction: Instruction, answer: AnswerOutput) -> list[str]:
@@ -18,8 +20,6 @@ def solution_is_worked(instruction: Instruction, answer: AnswerOutput) -> list[s
 
 SKILL = PromptSkill(
     name="brain_teaser",
-    template="{instruction}",
-    reply="labelled",
     draft_checks=[self_contained],
     answer_checks=[solution_is_worked],
 )

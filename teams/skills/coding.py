@@ -6,9 +6,11 @@ Run it as `python -m teams.skills.coding --seeds PATH`.
 
 from __future__ import annotations
 
-from teams.checks import code_blocks
-from teams.schemas import AnswerOutput, Instruction
-from teams.skills.base import PromptSkill, run_as_script
+from teams.flows.checks import code_blocks
+from teams.flows.outputs import AnswerOutput
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill
+from teams.skills.script import run_as_script
 
 
 def no_stub(instruction: Instruction, answer: AnswerOutput) -> list[str]:
@@ -22,8 +24,6 @@ def no_stub(instruction: Instruction, answer: AnswerOutput) -> list[str]:
 
 SKILL = PromptSkill(
     name="coding",
-    template="{instruction}\n\nContext:\n{passage}",
-    reply="explained",
     answer_checks=[no_stub],
 )
 

@@ -6,8 +6,10 @@ Run it as `python -m teams.skills.creative_content_generation --seeds PATH`.
 
 from __future__ import annotations
 
-from teams.schemas import AnswerOutput, Instruction
-from teams.skills.base import PromptSkill, run_as_script
+from teams.flows.outputs import AnswerOutput
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill
+from teams.skills.script import run_as_script
 
 VERSE = {"poem", "song_lyrics", "limerick_or_haiku"}
 MIN_VERSE_LINES = 3
@@ -22,8 +24,6 @@ def verse_has_lines(instruction: Instruction, answer: AnswerOutput) -> list[str]
 
 SKILL = PromptSkill(
     name="creative_content_generation",
-    template="{instruction}\n\nBackground material:\n{passage}",
-    reply="answer_only",
     answer_checks=[verse_has_lines],
 )
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import re
 
-from teams.schemas import AnswerOutput, Instruction
-from teams.skills.base import PromptSkill, run_as_script
+from teams.flows.outputs import AnswerOutput
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill
+from teams.skills.script import run_as_script
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 STRUCTURED_LINE = re.compile(r"\||^\s*[\w\s()/-]{1,40}:\s*\S|^[^,\n]+(,[^,\n]+){2,}$|^\s*[-*]\s|\(.+,.+,.+\)|[{}\[\]]")
@@ -40,8 +42,6 @@ def states_only_the_data(instruction: Instruction, answer: AnswerOutput) -> list
 
 SKILL = PromptSkill(
     name="data_to_text",
-    template="{instruction}\n\nData:\n{passage}",
-    reply="answer_only",
     answer_checks=[states_only_the_data],
 )
 

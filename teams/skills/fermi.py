@@ -6,14 +6,13 @@ Run it as `python -m teams.skills.fermi --seeds PATH`.
 
 from __future__ import annotations
 
-from teams.skills.base import PromptSkill, run_as_script, self_contained
+from teams.skills.base import PromptSkill, self_contained
+from teams.skills.script import run_as_script
 
-# The estimate format's checks (teams.checks) do the rest: a number or order of magnitude in the
+# The estimate format's checks (teams.flows.checks) do the rest: a number or order of magnitude in the
 # final answer, and assumptions with numbers in the explanation.
 SKILL = PromptSkill(
     name="fermi",
-    template="{instruction}",
-    reply="explained",
     draft_checks=[self_contained],
 )
 

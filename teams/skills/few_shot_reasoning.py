@@ -6,9 +6,11 @@ Run it as `python -m teams.skills.few_shot_reasoning --seeds PATH`.
 
 from __future__ import annotations
 
-from teams.checks import promised_examples
-from teams.schemas import AnswerOutput, Instruction
-from teams.skills.base import PromptSkill, run_as_script
+from teams.flows.checks import promised_examples
+from teams.flows.outputs import AnswerOutput
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill
+from teams.skills.script import run_as_script
 
 
 def holds_promised_examples(instruction: Instruction, answer: AnswerOutput) -> list[str]:
@@ -23,8 +25,6 @@ def holds_promised_examples(instruction: Instruction, answer: AnswerOutput) -> l
 
 SKILL = PromptSkill(
     name="few_shot_reasoning",
-    template="{instruction}",
-    reply="explained",
     answer_checks=[holds_promised_examples],
 )
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 
 from taxonomies import Subcategory
-from teams.checks import chosen_option
-from teams.schemas import AnswerOutput, Instruction, InstructionDraft
-from teams.skills.base import PromptSkill, run_as_script, self_contained
+from teams.flows.checks import chosen_option
+from teams.flows.outputs import AnswerOutput, InstructionDraft
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill, self_contained
+from teams.skills.script import run_as_script
 
 LETTER = re.compile(r"\b[A-F]\b")
 
@@ -38,8 +40,6 @@ def agrees_with_key(instruction: Instruction, answer: AnswerOutput) -> list[str]
 
 SKILL = PromptSkill(
     name="multiple_choice_questions",
-    template="{instruction}",
-    reply="labelled",
     draft_checks=[self_contained, one_keyed_answer],
     answer_checks=[agrees_with_key],
 )

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 
-from teams.schemas import AnswerOutput, Instruction
-from teams.skills.base import PromptSkill, run_as_script, self_contained
+from teams.flows.outputs import AnswerOutput
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill, self_contained
+from teams.skills.script import run_as_script
 
 MENTIONS_PASSAGE = re.compile(
     r"\b(the|this) (passage|text|article|excerpt)\b|according to the (passage|text)", re.IGNORECASE
@@ -26,8 +28,6 @@ def no_hidden_source(instruction: Instruction, answer: AnswerOutput) -> list[str
 
 SKILL = PromptSkill(
     name="open_domain_question_answering",
-    template="{instruction}",
-    reply="explained",
     draft_checks=[self_contained],
     answer_checks=[no_hidden_source],
 )

@@ -1,4 +1,6 @@
-"""Reading comprehension: a passage, a question about it, the teacher's answer.
+"""Reading comprehension: a passage, a question about it (LSAT-style and more), the teacher's
+answer. The generic flow and the taxonomy's `record:` do it all; the answer formats' checks
+(teams.flows.checks) screen every draft and answer.
 
 Run it as `python -m teams.skills.reading_comprehension --seeds PATH` (the same options as
 `agentinstruct run reading_comprehension`).
@@ -6,31 +8,10 @@ Run it as `python -m teams.skills.reading_comprehension --seeds PATH` (the same 
 
 from __future__ import annotations
 
-from teams.flows import format_question
-from teams.schemas import AnswerOutput, Instruction, Message
+from teams.skills.base import PromptSkill
+from teams.skills.script import run_as_script
 
-
-class ReadingComprehension:
-    name = "reading_comprehension"
-
-    def instruction_text(self, instruction: Instruction) -> str:
-        return format_question(instruction.question, instruction.options)
-
-    def messages(self, instruction: Instruction, answer: AnswerOutput) -> list[Message]:
-        question = self.instruction_text(instruction)
-        user = f"Read the passage and answer the question.\n\nPassage:\n{instruction.passage}\n\nQuestion:\n{question}"
-        explanation = answer.explanation.strip()
-        reply = (
-            f"{explanation}\n\nFinal answer: {answer.final_answer.strip()}"
-            if explanation
-            else answer.final_answer.strip()
-        )
-        return [Message(role="user", content=user), Message(role="assistant", content=reply)]
-
-
-SKILL = ReadingComprehension()
+SKILL = PromptSkill(name="reading_comprehension")
 
 if __name__ == "__main__":
-    from teams.cli import run_skill_script
-
-    run_skill_script(SKILL.name)
+    run_as_script(SKILL.name)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 
-from teams.checks import CITATION, check_answer, content_words, says_unanswerable
-from teams.schemas import AnswerOutput, Instruction
-from teams.skills.base import PromptSkill, run_as_script
+from teams.flows.checks import CITATION, check_answer, content_words, says_unanswerable
+from teams.flows.outputs import AnswerOutput
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill
+from teams.skills.script import run_as_script
 
 PASSAGE_HEAD = re.compile(r"^\s*\[(\d+)\]", re.MULTILINE)
 MIN_PASSAGES = 3
@@ -50,11 +52,6 @@ class RetrievalAugmentedGeneration(PromptSkill):
 
 SKILL = RetrievalAugmentedGeneration(
     name="retrieval_augmented_generation",
-    template=(
-        "Answer the question from the retrieved passages below. Cite the passages you use as [1], [2], ...; "
-        "if they do not hold the answer, say so.\n\n{passage}\n\nQuestion: {instruction}"
-    ),
-    reply="explained",
 )
 
 if __name__ == "__main__":

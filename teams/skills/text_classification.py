@@ -6,14 +6,13 @@ Run it as `python -m teams.skills.text_classification --seeds PATH`.
 
 from __future__ import annotations
 
-from teams.skills.base import PromptSkill, run_as_script
+from teams.skills.base import PromptSkill
+from teams.skills.script import run_as_script
 
-# The label format's checks (teams.checks) hold it all: a label set of distinct labels in the
+# The label format's checks (teams.flows.checks) hold it all: a label set of distinct labels in the
 # instruction, and a final answer that is exactly one of them (the teacher's schema enforces it).
 SKILL = PromptSkill(
     name="text_classification",
-    template="{instruction}\n\nText:\n{passage}",
-    reply="labelled",
 )
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ Run it as `python -m teams.skills.text_extraction --seeds PATH`.
 
 from __future__ import annotations
 
-from teams.checks import content_words, parse_json_object
-from teams.schemas import AnswerOutput, Instruction
-from teams.skills.base import PromptSkill, run_as_script
+from teams.flows.checks import content_words, parse_json_object
+from teams.flows.outputs import AnswerOutput
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill
+from teams.skills.script import run_as_script
 
 
 def _scalars(value: object) -> list[str]:
@@ -34,8 +36,6 @@ def values_come_from_the_text(instruction: Instruction, answer: AnswerOutput) ->
 
 SKILL = PromptSkill(
     name="text_extraction",
-    template="{instruction}\n\nText:\n{passage}",
-    reply="answer_only",
     answer_checks=[values_come_from_the_text],
 )
 

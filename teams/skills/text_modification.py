@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from teams.checks import content_words
-from teams.schemas import AnswerOutput, Instruction
-from teams.skills.base import PromptSkill, run_as_script
+from teams.flows.checks import content_words
+from teams.flows.outputs import AnswerOutput
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill
+from teams.skills.script import run_as_script
 
 STRUCTURE = re.compile(r"^\s*([-*•]|\d+[.)]|#{1,6} |\|)", re.MULTILINE)
 MARKUP = re.compile(r"\[[^\]]+\]|<[a-z]+[^>]*>|\*\*[^*]+\*\*|\([A-Z]{2,}[^)]*\)")
@@ -111,8 +113,6 @@ def task_fits(instruction: Instruction, answer: AnswerOutput) -> list[str]:
 
 SKILL = PromptSkill(
     name="text_modification",
-    template="{instruction}\n\nText:\n{passage}",
-    reply="answer_only",
     answer_checks=[task_fits],
 )
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 
-from teams.checks import parse_actions
-from teams.schemas import AnswerOutput, Instruction
-from teams.skills.base import PromptSkill, run_as_script
+from teams.flows.checks import parse_actions
+from teams.flows.outputs import AnswerOutput
+from teams.flows.types import Instruction
+from teams.skills.base import PromptSkill
+from teams.skills.script import run_as_script
 
 TREE_NODE = re.compile(r"^\s*\[([\w-]+)\]\s+\w+", re.MULTILINE)
 HTML_ID = re.compile(r"""<\w+[^>]*\bid=["']([\w-]+)["']""")
@@ -32,12 +34,6 @@ def acts_on_the_page(instruction: Instruction, answer: AnswerOutput) -> list[str
 
 SKILL = PromptSkill(
     name="web_agent",
-    template=(
-        "You are operating a web browser. This is the current page:\n\n{passage}\n\nTask: {instruction}\n\n"
-        'Reply with the actions to take, one per line (click [id], type [id] "text", select [id] "option", '
-        'scroll down, answer "text"), naming elements by their [id].'
-    ),
-    reply="explained",
     answer_checks=[acts_on_the_page],
 )
 

@@ -1,0 +1,52 @@
+"""The `agentinstruct` command: its groups and commands, each in its own module (run, runs,
+skills, personas, index, export). Bad input ends with one line on stderr naming the problem and
+exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from teams.cli.export import export_command
+from teams.cli.index import index_app
+from teams.cli.personas import personas_app
+from teams.cli.run import run_command
+from teams.cli.runs import runs_app
+from teams.cli.skills import skills_app
+
+
+class _Commands(TyperGroup):
+    """`--ray` takes an optional address (Typer options cannot): alone, it means a local Ray."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        args = [
+            "--ray=local" if arg == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else arg
+            for i, arg in enumerate(args)
+        ]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    help="Turn raw documents into instruction-tuning data with teams of AutoGen agents.",
+    no_args_is_help=True,
+    cls=_Commands,
+)
+app.command(
+    "run",
+    help="Generate data for a skill (or several: --skills) from seeds: three agent teams per seed, then a teacher.",
+)(run_command)
+app.command("export")(export_command)
+app.add_typer(runs_app, name="runs")
+app.add_typer(personas_app, name="personas")
+app.add_typer(skills_app, name="skills")
+app.add_typer(index_app, name="index")
+
+
+def run_app() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,47 @@
+"""`agentinstruct export`: a run's records in a format trainers read."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from teams.cli.common import guarded, out_console
+from teams.runfolder.folder import RunFolder
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"
+    parquet = "parquet"
+    sharegpt = "sharegpt"
+    hf = "hf"
+
+RunsOption = Annotated[Path, typer.Option("--runs", help="Folder that holds run folders.")]
+
+
+def export_command(
+    run: Annotated[str, typer.Argument(help="Run id (see `agentinstruct runs list`).")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="jsonl | parquet | sharegpt | hf (a datasets.DatasetDict on disk).")
+    ] = ExportFormat.jsonl,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write (default: RUN/export/...); a folder for hf and --split-by."),
+    ] = None,
+    split_by: Annotated[
+        str | None, typer.Option("--split-by", help="One file or split per 'skill' (or 'subcategory').")
+    ] = None,
+    push_to_hub: Annotated[
+        str | None, typer.Option("--push-to-hub", help="With --format hf: also push the DatasetDict to this Hub repo.")
+    ] = None,
+    runs: RunsOption = Path("runs"),
+) -> None:
+    """Write a run's records in a format trainers read; every row keeps `messages` (and `tools`)."""
+    from teams.report.export import export_run
+
+    folder = guarded(lambda: RunFolder.open(runs, run))
+    target, counts = guarded(lambda: export_run(folder, fmt.value, out, split_by, push_to_hub))
+    splits = ", ".join(f"{name}: {count}" for name, count in counts.items())
+    out_console.print(f"{sum(counts.values())} rows ({splits}) → {target}", soft_wrap=True, markup=False)

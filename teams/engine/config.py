@@ -1,0 +1,157 @@
+"""A run's configuration, built once: from the config file and the flags of a new run, from
+run.json for a resumed one, and as each worker process's share of the endpoint limits. Written
+into run.json (specs name the variables holding keys, never the keys)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.models.spec import ModelSpec
+from agents.models.usage import Budget, Price
+from retrieval.seeds import SeedError
+from teams.engine.mixing import MIXED
+from teams.engine.quality import QualitySettings
+from teams.flows.runtime import FlowSettings
+from teams.runfolder.folder import RunFolder
+
+
+class RunConfig(BaseModel):
+    """Everything a run needs; written (without secrets: specs name key variables, never keys)
+    into run.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skill: str = Field(description=f"the skill, or '{MIXED}' with the skills and their weights in `skills`")
+    skills: dict[str, float] = Field(default_factory=dict, description="a mixed run: skill -> weight")
+    seeds: Path
+    out: Path = Path("runs")
+    run_id: str | None = None
+    max_seeds: int | None = Field(None, ge=1)
+    concurrency: int = Field(4, ge=1, le=4096)
+    workers: int = Field(1, ge=1, le=256, description="worker processes sharing the seeds (teams.engine.workers); 1: this one")
+    seed: int = 0
+    personas: list[Path] = Field(default_factory=list)
+    models: dict[str, ModelSpec] = Field(default_factory=lambda: {"default": ModelSpec()})
+    flow: FlowSettings = Field(default_factory=FlowSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    chunk_chars: int = Field(3000, ge=200)
+    index: Path | None = Field(None, description="the code index tool use searches (None: its default folder)")
+    prices: dict[str, Price] = Field(default_factory=dict, description="per model label, $ per 1M tokens")
+    budget: Budget = Field(default_factory=Budget)
+    cache: bool = Field(True, description="the persistent request cache (--no-cache: off)")
+    cache_dir: Path | None = Field(None, description="None: the run folder's cache/; share one to reuse calls across runs")
+
+    @property
+    def skill_names(self) -> list[str]:
+        """The run's skills: its one skill, or a mixed run's."""
+        return list(self.skills) if self.skill == MIXED else [self.skill]
+
+
+def _load_config_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise SeedError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SeedError(f"{path}: malformed YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise SeedError(f"{path}: expected a mapping of settings")
+    return data
+
+
+def build_config(
+    skill: str, seeds: Path, config_file: Path | None, overrides: dict[str, Any], skills: dict[str, float] | None = None
+) -> RunConfig:
+    """Settings from the config file, then the flags the user gave (flags win)."""
+    data = _load_config_file(config_file)
+    if skills:
+        data["skills"] = skills
+    models = dict(data.pop("models", {}) or {})
+    model, base_url, api_key_env = overrides.pop("model"), overrides.pop("base_url"), overrides.pop("api_key_env")
+    if model is not None or base_url is not None or api_key_env is not None:
+        default = dict(models.get("default", {}))
+        if model is not None:
+            default["model"] = model
+        if base_url is not None:
+            default["base_url"] = base_url
+        if api_key_env is not None:
+            default["api_key_env"] = api_key_env
+        models["default"] = default
+    flow = dict(data.pop("flow", {}) or {})
+    flow.update(
+        {
+            k: overrides.pop(k)
+            for k in list(overrides)
+            if k in ("refinement_rounds", "specialists_per_seed", "judge_threshold") and overrides[k] is not None
+        }
+    )
+    quality = dict(data.pop("quality", {}) or {})
+    quality.update({k: overrides.pop(k) for k in list(overrides) if k in QualitySettings.model_fields})
+    quality = {k: v for k, v in quality.items() if v is not None and v != []}
+    apply_limits(data, overrides)
+    for key in ("max_cost", "max_tokens", "no_cache"):
+        overrides.pop(key, None)
+    data.update({k: v for k, v in overrides.items() if v is not None and v != []})
+    if overrides.get("personas"):
+        data["personas"] = overrides["personas"]
+    return RunConfig(
+        skill=skill,
+        seeds=seeds,
+        models={k: ModelSpec(**v) for k, v in models.items()},
+        flow=FlowSettings(**flow),
+        quality=QualitySettings(**quality),
+        **data,
+    )
+
+
+# what a resumed run may change: how fast and how far it goes, not what it asks the models
+RESUME_OVERRIDES = ("concurrency", "workers")
+
+
+def resume_config(out: Path, run_id: str, overrides: dict[str, Any]) -> RunConfig:
+    """The interrupted run's own config (from its run.json), with the limits given now."""
+    info = RunFolder.open(out, run_id).info()
+    data = dict(info.config)
+    data["out"], data["run_id"] = str(out), run_id
+    for key in RESUME_OVERRIDES:
+        if overrides.get(key) is not None:
+            data[key] = overrides[key]
+    apply_limits(data, overrides)
+    return RunConfig.model_validate(data)
+
+
+def apply_limits(data: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """--max-cost, --max-tokens and --no-cache onto a config's data, alike for a new run and a resumed one."""
+    budget = dict(data.get("budget") or {})
+    for key in ("max_cost", "max_tokens"):
+        if overrides.get(key) is not None:
+            budget[key] = overrides[key]
+    data["budget"] = budget
+    if overrides.get("no_cache"):
+        data["cache"] = False
+
+
+def share_limits(config: RunConfig, parts: int) -> RunConfig:
+    """The config each of `parts` workers runs: every endpoint's requests in flight, requests per
+    minute and tokens per minute divided among them, so that together they keep the limits."""
+    if parts <= 1:
+        return config
+    models = {}
+    for role, spec in config.models.items():
+        limits = spec.limits
+        shared = limits.model_copy(
+            update={
+                "max_in_flight": math.ceil(limits.max_in_flight / parts),
+                "requests_per_minute": limits.requests_per_minute and limits.requests_per_minute / parts,
+                "tokens_per_minute": limits.tokens_per_minute and limits.tokens_per_minute / parts,
+            }
+        )
+        models[role] = spec.model_copy(update={"limits": shared})
+    return config.model_copy(update={"models": models})

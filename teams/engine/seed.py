@@ -1,0 +1,71 @@
+"""The per-seed entry: one seed through its skill's flows, then the judge, into what it commits.
+The same in the driver, a worker process and a Ray actor."""
+
+from __future__ import annotations
+
+import random
+from typing import Literal
+
+from retrieval.seeds import Seed
+from teams.flows.judge import judge_records, pick_judge
+from teams.flows.runtime import FlowEnv, SeedLog
+from teams.flows.skill import Skill
+from teams.flows.types import Record
+from teams.runfolder.folder import SeedOutcome
+from teams.runfolder.info import SeedStatus
+
+FLOW_ORDER = ["content_transformation", "instruction_generation", "refinement", "answer", "judge"]
+
+
+def seed_rng(run_seed: int, seed: Seed) -> random.Random:
+    """A seed's own random choices: they depend only on the run's `--seed` and the seed's id, so a
+    resumed or sharded seed makes the same choices (and so the same model calls, which the
+    request cache then answers)."""
+    return random.Random(f"{run_seed}:{seed.id}")
+
+
+async def process_one(env: FlowEnv, skill: Skill, seed: Seed, run_seed: int) -> SeedOutcome:
+    """One seed of a run; never raises for a model's failure."""
+    return await process_seed(env, skill, seed, seed_rng(run_seed, seed))
+
+
+async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Random) -> SeedOutcome:
+    """One seed through its skill's flows and the judge, drawing from `rng`."""
+    log = SeedLog(seed)
+    records = await skill.make_records(env, log, seed, rng)
+    return await finish_seed(env, log, seed, rng, records, skill.empty_reason)
+
+
+async def finish_seed(
+    env: FlowEnv, log: SeedLog, seed: Seed, rng: random.Random, records: list[Record], empty_reason: str
+) -> SeedOutcome:
+    """How every seed ends, whatever its flows: the judge, the transcript in flow order, the
+    seed's status (a failed seed's reason is the step that left it with nothing)."""
+    dropped: list[Record] = []
+    judge = pick_judge(env, rng)
+    if records and judge is not None:
+        records, dropped = await judge_records(env, log, records, judge)
+    log.transcript.teams.sort(key=lambda team: FLOW_ORDER.index(team.flow))
+    status: Literal["done", "failed"] = "done" if records or dropped else "failed"
+    reason = None
+    if not records and not dropped:
+        last = log.failures[-1] if log.failures else None
+        reason = f"{last.flow}: {last.reason}" if last else empty_reason
+    return SeedOutcome(
+        seed=seed,
+        records=records,
+        status=SeedStatus(
+            id=seed.id,
+            skill=env.skill,
+            source=seed.source,
+            chunk=seed.chunk,
+            status=status,
+            records=len(records),
+            tokens=log.tokens,
+            reason=reason,
+            failures=[f.model_dump() for f in log.failures],
+            dropped={"judge": len(dropped)} if dropped else {},
+        ),
+        transcript=log.transcript,
+        dropped=dropped,
+    )

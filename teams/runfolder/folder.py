@@ -1,0 +1,190 @@
+"""A run folder: the paths of its entries, reading them, and the writes a run makes, all of them
+crash-safe: JSONL lines are written whole and flushed one at a time, whole files atomically.
+A seed's line in seeds.jsonl is written last, so it marks the seed's records, dropped records
+and transcript as complete (teams.runfolder.repair relies on that)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from retrieval.seeds import Seed
+from teams.flows.types import Record, SeedTranscript
+from teams.runfolder.atomic import write_atomic
+from teams.runfolder.info import RunInfo, SeedStatus
+
+# What a run folder holds (runs/README.md and the README describe each).
+RUN_JSON = "run.json"
+RECORDS = "records.jsonl"
+SEEDS = "seeds.jsonl"
+DROPPED = "dropped.jsonl"
+TRANSCRIPTS = "transcripts"
+LOG = "run.log"
+CACHE = "cache"
+DEDUP = "dedup"
+EXPORT = "export"
+VIEW = "view.html"
+
+
+class RunFolderError(ValueError):
+    """A run that does not exist or cannot be read."""
+
+
+class SeedOutcome(BaseModel):
+    """What one seed commits: its records, its line, its transcript, and the records not kept."""
+
+    seed: Seed
+    records: list[Record]
+    status: SeedStatus
+    transcript: SeedTranscript
+    dropped: list[Record] = Field(default_factory=list, description="candidates not kept; meta.dropped says why")
+
+
+class RunFolder:
+    def __init__(self, path: Path):
+        self.path = path
+
+    @property
+    def run_json(self) -> Path:
+        return self.path / RUN_JSON
+
+    @property
+    def records_path(self) -> Path:
+        return self.path / RECORDS
+
+    @property
+    def seeds_path(self) -> Path:
+        return self.path / SEEDS
+
+    @property
+    def dropped_path(self) -> Path:
+        return self.path / DROPPED
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / LOG
+
+    @property
+    def cache_path(self) -> Path:
+        return self.path / CACHE
+
+    @property
+    def dedup_path(self) -> Path:
+        return self.path / DEDUP
+
+    @property
+    def export_path(self) -> Path:
+        return self.path / EXPORT
+
+    @property
+    def view_path(self) -> Path:
+        return self.path / VIEW
+
+    def transcript_path(self, seed_id: str) -> Path:
+        return self.path / TRANSCRIPTS / f"{seed_id}.json"
+
+    # --- writing ---
+
+    @staticmethod
+    def ensure_new(out: Path, run_id: str) -> None:
+        path = out / run_id
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise RunFolderError(f"{path}: a run with id '{run_id}' already exists; choose another --run-id")
+
+    @classmethod
+    def create(cls, out: Path, run_id: str) -> RunFolder:
+        cls.ensure_new(out, run_id)
+        (out / run_id / TRANSCRIPTS).mkdir(parents=True, exist_ok=True)
+        (out / run_id / RECORDS).touch()  # the dataset exists, if empty, even when every record was dropped
+        return cls(out / run_id)
+
+    def write_info(self, info: RunInfo) -> None:
+        write_atomic(self.run_json, info.model_dump_json(indent=2))
+
+    def _append(self, path: Path, lines: list[str]) -> None:
+        if not lines:
+            return
+        with path.open("a", encoding="utf-8") as handle:
+            handle.writelines(line + "\n" for line in lines)
+            handle.flush()
+
+    def append_record(self, record: Record) -> None:
+        self._append(self.records_path, [record.model_dump_json(exclude_none=True)])
+
+    def append_dropped(self, records: list[Record]) -> None:
+        self._append(self.dropped_path, [r.model_dump_json(exclude_none=True) for r in records])
+
+    def append_seed(self, status: SeedStatus) -> None:
+        self._append(self.seeds_path, [status.model_dump_json()])
+
+    def commit(self, outcome: SeedOutcome) -> None:
+        """Write one seed: its transcript, then its records and dropped records (each pointing at the
+        transcript), then its line in seeds.jsonl, last, which marks it complete."""
+        pointer = self.write_transcript(outcome.transcript)
+        for record in (*outcome.records, *outcome.dropped):
+            record.meta["transcript"] = pointer
+        for record in outcome.records:
+            self.append_record(record)
+        self.append_dropped(outcome.dropped)
+        self.append_seed(outcome.status)
+
+    def write_transcript(self, transcript: SeedTranscript) -> str:
+        """The transcript's file, and its path within the run folder (what a record's meta points at)."""
+        path = self.transcript_path(transcript.seed_id)
+        write_atomic(path, transcript.model_dump_json(indent=2))
+        return path.relative_to(self.path).as_posix()
+
+    # --- reading ---
+
+    @classmethod
+    def open(cls, out: Path, run_id: str) -> RunFolder:
+        folder = cls(out / run_id)
+        if not folder.run_json.is_file():
+            raise RunFolderError(f"no run '{run_id}' under {out}")
+        return folder
+
+    def info(self) -> RunInfo:
+        try:
+            return RunInfo.model_validate_json(self.run_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunFolderError(f"{self.run_json}: unreadable: {exc}") from None
+
+    def _lines(self, path: Path) -> list[dict[str, Any]]:
+        if not path.is_file():
+            return []
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a line torn by a crash mid-write is not a record
+        return rows
+
+    def records(self) -> list[dict[str, Any]]:
+        return self._lines(self.records_path)
+
+    def seeds(self) -> list[dict[str, Any]]:
+        return self._lines(self.seeds_path)
+
+    def dropped(self) -> list[dict[str, Any]]:
+        """The records the judge, deduplication or decontamination left out, with why."""
+        return self._lines(self.dropped_path)
+
+    def transcript(self, seed_id: str) -> SeedTranscript:
+        matches = sorted((self.path / TRANSCRIPTS).glob(f"{seed_id}*.json"))
+        if not matches:
+            raise RunFolderError(f"run '{self.path.name}' has no transcript for seed '{seed_id}'")
+        if len(matches) > 1:
+            raise RunFolderError(f"seed id '{seed_id}' is ambiguous in run '{self.path.name}'")
+        return SeedTranscript.model_validate_json(matches[0].read_text(encoding="utf-8"))
+
+
+def list_runs(out: Path) -> list[RunFolder]:
+    if not out.is_dir():
+        return []
+    folders = [RunFolder(p) for p in out.iterdir() if (p / RUN_JSON).is_file()]
+    return sorted(folders, key=lambda f: f.info().started_at)

@@ -23,7 +23,8 @@ sys.path.insert(0, str(REPO))
 from retrieval.code_chunks import chunk_code, language_of  # noqa: E402
 from retrieval.code_index import EMBED_BATCH, CodeIndex, _document  # noqa: E402
 from retrieval.embedding import _load  # noqa: E402
-from retrieval.seeds import code_files, read_text_file  # noqa: E402
+from retrieval.seeds import read_text_file  # noqa: E402
+from retrieval.sources import code_files  # noqa: E402
 
 
 def main() -> None:

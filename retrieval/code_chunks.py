@@ -88,8 +88,21 @@ class CodeChunk(BaseModel):
     text: str
 
 
+ALIASES = {"py": "python", "js": "javascript", "ts": "typescript", "golang": "go", "c++": "cpp", "c#": "csharp",
+           "cs": "csharp", "rs": "rust", "rb": "ruby", "kt": "kotlin"}  # fmt: skip
+
+
 def language_of(suffix: str) -> str | None:
     return CODE_LANGUAGES.get(suffix.lower())
+
+
+def code_language(name: str | None) -> str:
+    """A language as a corpus names it ("Python", "py", ".py", "C++") as the chunkers know it;
+    "text" (cut in line windows) for one they do not know."""
+    key = (name or "").strip().lower()
+    if key in CODE_LANGUAGES.values():
+        return key
+    return ALIASES.get(key) or language_of(key if key.startswith(".") else f".{key}") or "text"
 
 
 def _lines(lines: list[str], start: int, end: int) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from retrieval.code_chunks import CodeChunk, chunk_code, language_of
-from retrieval.seeds import code_files, read_text_file
+from retrieval.seeds import read_text_file
+from retrieval.sources import code_files
 
 DEFAULT_INDEX_DIR = Path(".agentinstruct") / "index"
 COLLECTION = "code"
@@ -35,6 +36,14 @@ class BuildStats(BaseModel):
     removed_files: int = 0
     chunks_embedded: int = 0
     chunks_total: int = 0
+
+
+class CodeDocument(BaseModel):
+    """What the index holds code of: a file (key: its resolved path) or a code row (key: file#row=N)."""
+
+    key: str
+    text: str
+    language: str
 
 
 class Hit(BaseModel):
@@ -103,24 +112,32 @@ class CodeIndex:
         of files that were under `seeds` and are gone."""
         files = code_files(seeds)
         root = seeds.resolve()
+        documents = [CodeDocument(key=str(f.resolve()), text=read_text_file(f), language=language_of(f.suffix) or "text")
+                     for f in files]  # fmt: skip
+        return self.build_documents(documents, lambda key: Path(key) == root or root in Path(key).parents, progress)
+
+    def build_documents(
+        self, documents: list[CodeDocument], in_scope: Callable[[str], bool] | None = None, progress: Progress | None = None
+    ) -> BuildStats:
+        """Index these documents (files, or code rows of a table): embed new and changed ones only;
+        drop the indexed documents that `in_scope` claims and that are not among them."""
         indexed = self.indexed_files()
-        stats = BuildStats(files=len(files))
-        current = {str(f.resolve()): f for f in files}
-        gone = [p for p in indexed if p not in current and (Path(p) == root or root in Path(p).parents)]
-        for path in gone:
-            self._collection.delete(where={"path": path})
+        stats = BuildStats(files=len(documents))
+        current = {d.key: d for d in documents}
+        gone = [key for key in indexed if key not in current and in_scope is not None and in_scope(key)]
+        for key in gone:
+            self._collection.delete(where={"path": key})
         stats.removed_files = len(gone)
 
         pending: list[tuple[CodeChunk, str]] = []
-        for path, file in current.items():
-            text = read_text_file(file)
-            digest = file_hash(text)
-            if indexed.get(path) == digest:
+        for key, document in current.items():
+            digest = file_hash(document.text)
+            if indexed.get(key) == digest:
                 stats.unchanged += 1
                 continue
-            if path in indexed:
-                self._collection.delete(where={"path": path})
-            chunks = chunk_code(path, text, language_of(file.suffix) or "text") if text.strip() else []
+            if key in indexed:
+                self._collection.delete(where={"path": key})
+            chunks = chunk_code(key, document.text, document.language) if document.text.strip() else []
             pending.extend((chunk, digest) for chunk in chunks)
             stats.embedded_files += 1
 

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 import retrieval.embedding as embedding
 from retrieval.code_chunks import chunk_code
 from retrieval.code_index import CodeIndex
-from retrieval.seeds import SeedError, load_code_seeds
+from retrieval.seeds import SeedError
+from retrieval.sources import load_code_seeds
 from teams.cli.app import app
 from tests.conftest import REPO
 

@@ -3,7 +3,9 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from retrieval.seeds import SeedError, chunk_text, load_seeds, seed_id
+from retrieval.chunking import chunk_text
+from retrieval.seeds import SeedError, seed_id
+from retrieval.sources import load_seeds
 
 
 def test_long_text_is_chunked_on_paragraphs_and_each_chunk_is_ided_by_its_hash(tmp_path: Path) -> None:
@@ -47,7 +49,7 @@ def test_identical_chunks_are_kept_once_and_max_seeds_caps(tmp_path: Path) -> No
     ("setup", "message"),
     [
         (lambda p: p / "missing", "no such file or folder"),
-        (lambda p: (p / "empty").mkdir() or p / "empty", "no .txt or .md files"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "folder holds no seed files"),
         (lambda p: (p / "bin.txt").write_bytes(b"\x00\x01\x02binary") and p / "bin.txt", "binary"),
         (lambda p: (p / "latin.txt").write_bytes("caf\xe9".encode("latin-1")) and p / "latin.txt", "not valid UTF-8"),
         (lambda p: (p / "blank.txt").write_text("  ") and p / "blank.txt", "no non-empty seed text"),

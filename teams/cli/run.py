@@ -156,7 +156,12 @@ def chosen_skills(skill: str | None, skills: str | None) -> tuple[str, dict[str,
 
 def run_command(
     seeds: Annotated[
-        Path | None, typer.Option("--seeds", help="A .txt/.md file or a folder of them (tool_use: code files).")
+        str | None,
+        typer.Option(
+            "--seeds",
+            help="A file or folder: .txt/.md, .pdf/.html/.docx/.pptx, .jsonl/.json/.csv/.parquet, a save_to_disk "
+            "folder (tool_use: code files, or code rows); or hf:NAME[:CONFIG][@SPLIT].",
+        ),
     ] = None,
     skill: Annotated[
         str | None, typer.Argument(help="The skill to generate data for, e.g. reading_comprehension (or rc).")
@@ -168,6 +173,22 @@ def run_command(
         ),
     ] = None,
     max_seeds: Annotated[int | None, typer.Option("--max-seeds", help="Use at most N seeds (chunks).")] = None,
+    text_field: Annotated[
+        str | None, typer.Option("--text-field", help="Tables and datasets: the column holding the text (default text).")
+    ] = None,
+    id_field: Annotated[
+        str | None, typer.Option("--id-field", help="Tables and datasets: a column kept in the lineage as corpus_id.")
+    ] = None,
+    language_field: Annotated[
+        str | None,
+        typer.Option("--language-field", help="Tables and datasets: a column naming the row's language (tool_use: code)."),
+    ] = None,
+    chunk_chars: Annotated[
+        int | None, typer.Option("--chunk-chars", help="A seed chunk's size in characters (default 3000).")
+    ] = None,
+    chunk_overlap: Annotated[
+        int | None, typer.Option("--chunk-overlap", help="Characters a chunk repeats from the one before (default 0).")
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option("--model", help="'local' (embedded, default) or a model name on an OpenAI-compatible endpoint."),
@@ -253,6 +274,11 @@ def run_command(
         "base_url": base_url,
         "api_key_env": api_key_env,
         "max_seeds": max_seeds,
+        "text_field": text_field,
+        "id_field": id_field,
+        "language_field": language_field,
+        "chunk_chars": chunk_chars,
+        "chunk_overlap": chunk_overlap,
         "out": out,
         "run_id": run_id,
         "concurrency": concurrency,

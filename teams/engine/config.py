@@ -5,19 +5,20 @@ into run.json (specs name the variables holding keys, never the keys)."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agents.models.spec import ModelSpec
 from agents.models.usage import Budget, Price
-from retrieval.seeds import SeedError
+from retrieval.seeds import SeedError, SeedOptions
 from teams.engine.mixing import MIXED
 from teams.engine.quality import QualitySettings
 from teams.flows.runtime import FlowSettings
-from teams.runfolder.folder import RunFolder
+from teams.runfolder.folder import RunFolder, check_run_id
 
 
 class RunConfig(BaseModel):
@@ -28,7 +29,7 @@ class RunConfig(BaseModel):
 
     skill: str = Field(description=f"the skill, or '{MIXED}' with the skills and their weights in `skills`")
     skills: dict[str, float] = Field(default_factory=dict, description="a mixed run: skill -> weight")
-    seeds: Path
+    seeds: str = Field(description="a file or folder, a save_to_disk folder, or hf:NAME[:CONFIG][@SPLIT]")
     out: Path = Path("runs")
     run_id: str | None = None
     max_seeds: int | None = Field(None, ge=1)
@@ -39,12 +40,41 @@ class RunConfig(BaseModel):
     models: dict[str, ModelSpec] = Field(default_factory=lambda: {"default": ModelSpec()})
     flow: FlowSettings = Field(default_factory=FlowSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
-    chunk_chars: int = Field(3000, ge=200)
+    chunk_chars: int = Field(3000, ge=200, description="a seed chunk's size, in characters (at most about)")
+    chunk_overlap: int = Field(0, ge=0, description="characters a chunk repeats from the end of the one before it")
+    text_field: str = Field("text", min_length=1, description="tables and datasets: the column that holds the text")
+    id_field: str | None = Field(None, min_length=1, description="tables and datasets: a column kept as corpus_id")
+    language_field: str | None = Field(None, min_length=1, description="tables and datasets: a column naming the language")
+    license: str | None = Field(None, description="the dataset's license for its card (a Hub license id), e.g. cc-by-4.0")
     index: Path | None = Field(None, description="the code index tool use searches (None: its default folder)")
     prices: dict[str, Price] = Field(default_factory=dict, description="per model label, $ per 1M tokens")
     budget: Budget = Field(default_factory=Budget)
     cache: bool = Field(True, description="the persistent request cache (--no-cache: off)")
     cache_dir: Path | None = Field(None, description="None: the run folder's cache/; share one to reuse calls across runs")
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds_as_text(cls, value: Any) -> Any:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("run_id")
+    @classmethod
+    def _plain_run_id(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_run_id(value)
+        return value
+
+    @model_validator(mode="after")
+    def _seed_options_fit(self) -> RunConfig:
+        self.seed_options()  # an overlap too large for the chunks fails here, with the config
+        return self
+
+    def seed_options(self) -> SeedOptions:
+        """How the seeds are read and cut."""
+        return SeedOptions(
+            text_field=self.text_field, id_field=self.id_field, language_field=self.language_field,
+            chunk_chars=self.chunk_chars, chunk_overlap=self.chunk_overlap, max_seeds=self.max_seeds,
+        )  # fmt: skip
 
     @property
     def skill_names(self) -> list[str]:
@@ -67,7 +97,7 @@ def _load_config_file(path: Path | None) -> dict[str, Any]:
 
 
 def build_config(
-    skill: str, seeds: Path, config_file: Path | None, overrides: dict[str, Any], skills: dict[str, float] | None = None
+    skill: str, seeds: str | Path, config_file: Path | None, overrides: dict[str, Any], skills: dict[str, float] | None = None
 ) -> RunConfig:
     """Settings from the config file, then the flags the user gave (flags win)."""
     data = _load_config_file(config_file)

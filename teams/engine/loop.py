@@ -69,6 +69,7 @@ def _new_or_resumed_info(run: PreparedRun, folder: RunFolder) -> RunInfo:
             versions=versions(),
         )
     info.totals.seeds = len(run.seeds)
+    info.totals.skipped_documents = run.skipped_documents
     return info
 
 

@@ -18,7 +18,8 @@ from agents.models.pool import ModelPool
 from agents.models.spec import Sampling
 from agents.models.usage import UsageMeter
 from agents.personas import PersonaError, PersonaLibrary
-from retrieval.seeds import SEED_LOADERS
+from retrieval.seeds import Seed
+from retrieval.sources import read_seeds
 from taxonomies import Taxonomy, TaxonomyError, load_taxonomy
 from teams.engine.config import RunConfig
 from teams.engine.mixing import MIXED, assign_skills
@@ -77,9 +78,10 @@ class SkillSet:
         self.skills: dict[str, Skill] = {name: get_skill(name) for name in names}
         self.taxonomies: dict[str, Taxonomy] = {name: load_taxonomy(name) for name in names}
 
-    def resources(self, config: RunConfig) -> dict[str, dict[str, Any]]:
-        """skill -> what its own flows share (tool use: the code index, brought up to date)."""
-        return {name: skill.prepare(config) for name, skill in self.skills.items() if hasattr(skill, "prepare")}
+    def resources(self, config: RunConfig, seeds: list[Seed] | None = None) -> dict[str, dict[str, Any]]:
+        """skill -> what its own flows share (tool use: the code index, brought up to date with
+        the seeds by the driver; a worker, given none, opens it as the driver left it)."""
+        return {name: skill.prepare(config, seeds) for name, skill in self.skills.items() if hasattr(skill, "prepare")}
 
     def envs(self, config: RunConfig, pool: ModelPool, run_id: str, resources: dict[str, Any]) -> dict[str, FlowEnv]:
         """What each skill's flows share in one process."""
@@ -106,8 +108,9 @@ class PreparedRun:
             check_library(library, name, {s.name for s in taxonomy.subcategories}, taxonomy, skill.roles)
         self.roles: list[str] = list(roles)
         first = self.skill_set.taxonomies[config.skill_names[0]]
-        load = SEED_LOADERS[first.seeds]  # documents or code: a mixed run's skills all take documents
-        self.seeds = load(config.seeds, max_chars=config.chunk_chars, max_seeds=config.max_seeds)
+        # documents or code: a mixed run's skills all take documents
+        read = read_seeds(config.seeds, first.seeds, config.seed_options())
+        self.seeds, self.skipped_documents = read.seeds, read.skipped
         # seed id -> skill: every seed goes to its run's one skill, or is shared out by weight
         self.assignment = (
             assign_skills([s.id for s in self.seeds], config.skills, config.seed)
@@ -142,7 +145,7 @@ class PreparedRun:
             self.pool.client_for(role, Sampling())
         if config.flow.judge_threshold > 0:
             self.pool.client_for("judge", Sampling())
-        self.resources = self.skill_set.resources(config)
+        self.resources = self.skill_set.resources(config, self.seeds)
 
     @property
     def skills(self) -> dict[str, Skill]:

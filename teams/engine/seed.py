@@ -59,6 +59,7 @@ async def finish_seed(
             skill=env.skill,
             source=seed.source,
             chunk=seed.chunk,
+            lineage=seed.lineage.compact(),
             status=status,
             records=len(records),
             tokens=log.tokens,

@@ -19,7 +19,8 @@ def record_meta(
     tokens: Mapping[str, int],
     **particular: Any,
 ) -> dict[str, Any]:
-    """The lineage of one record: run and seed, what is particular to the skill (transformation,
+    """The lineage of one record: run and seed (with where in its source the seed's text came
+    from: row or page, corpus id, heading path), what is particular to the skill (transformation,
     question or task type...), the pair's key and refinement, the seed's personas (role -> name)
     with the pair's writer, the model of each, and tokens."""
     return {
@@ -27,6 +28,7 @@ def record_meta(
         "seed_id": seed.id,
         "seed_source": seed.source,
         "seed_chunk": seed.chunk,
+        "seed_lineage": seed.lineage.compact(),
         **particular,
         "instruction_key": pair.key,
         "refinement": pair.refinement(),

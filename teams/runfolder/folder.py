@@ -6,6 +6,7 @@ and transcript as complete (teams.runfolder.repair relies on that)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,19 @@ EXPORT = "export"
 VIEW = "view.html"
 
 
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
 class RunFolderError(ValueError):
     """A run that does not exist or cannot be read."""
+
+
+def check_run_id(run_id: str) -> None:
+    """A run id is a plain folder name: no path separators, no '..', nothing hidden."""
+    if not RUN_ID.match(run_id) or ".." in run_id:
+        raise RunFolderError(
+            f"run id {run_id!r} is not a plain name: use letters, digits, '.', '_' and '-' (no '/' or '..')"
+        )
 
 
 class SeedOutcome(BaseModel):
@@ -90,6 +102,7 @@ class RunFolder:
 
     @staticmethod
     def ensure_new(out: Path, run_id: str) -> None:
+        check_run_id(run_id)
         path = out / run_id
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise RunFolderError(f"{path}: a run with id '{run_id}' already exists; choose another --run-id")
@@ -141,6 +154,7 @@ class RunFolder:
 
     @classmethod
     def open(cls, out: Path, run_id: str) -> RunFolder:
+        check_run_id(run_id)
         folder = cls(out / run_id)
         if not folder.run_json.is_file():
             raise RunFolderError(f"no run '{run_id}' under {out}")

@@ -25,6 +25,7 @@ class SeedStatus(BaseModel):
     source: str
     skill: str | None = None
     chunk: int = 0
+    lineage: dict[str, Any] = Field(default_factory=dict, description="where in its source: row, page, corpus_id, headings, language")
     status: Literal["done", "failed"]
     records: int = 0
     tokens: int = 0
@@ -35,6 +36,7 @@ class SeedStatus(BaseModel):
 
 class RunTotals(BaseModel):
     seeds: int = 0
+    skipped_documents: int = Field(0, description="files, rows or pages with no text, skipped when the seeds were read")
     seeds_done: int = 0
     seeds_failed: int = 0
     records: int = 0

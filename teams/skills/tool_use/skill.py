@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.code_index import DEFAULT_INDEX_DIR, CodeIndex
+from retrieval.code_index import DEFAULT_INDEX_DIR, CodeDocument, CodeIndex
 from retrieval.seeds import Seed
 from taxonomies import TaxonomyError, load_taxonomy
 from teams.flows.records import record_meta
@@ -21,6 +22,15 @@ if TYPE_CHECKING:
     from teams.engine.config import RunConfig
 
 
+def row_documents(seeds: list[Seed]) -> list[CodeDocument]:
+    """The code rows the seeds came from, one index document each (its chunks joined again)."""
+    rows: dict[str, list[Seed]] = {}
+    for seed in seeds:
+        rows.setdefault(f"{seed.source}#row={seed.lineage.row}", []).append(seed)
+    return [CodeDocument(key=key, text="\n\n".join(s.text for s in sorted(part, key=lambda s: s.chunk)),
+                         language=part[0].lineage.language or "text") for key, part in rows.items()]  # fmt: skip
+
+
 class ToolUse:
     name = "tool_use"
     roles = [
@@ -30,13 +40,19 @@ class ToolUse:
     empty_reason = "no task survived the checks"
 
     @staticmethod
-    def prepare(config: RunConfig) -> dict[str, Any]:
-        """Bring the code index up to date with the seeds (unchanged files are not embedded again)."""
+    def prepare(config: RunConfig, seeds: list[Seed] | None = None) -> dict[str, Any]:
+        """Bring the code index up to date with the seeds (unchanged files are not embedded again):
+        a folder or file of code, every file of it; code rows (a table, a dataset), the rows that
+        became seeds. Without seeds (a worker process), the index as the driver left it."""
         missing = sorted(set(TASK_SHAPES) ^ {s.name for s in load_taxonomy("tool_use").subcategories})
         if missing:
             raise TaxonomyError(f"tool_use task types without a shape in TASK_SHAPES, or the reverse: {missing}")
         index = CodeIndex(config.index or DEFAULT_INDEX_DIR)
-        return {"code_index": index, "index_stats": index.build(config.seeds)}
+        if seeds is None:
+            return {"code_index": index}
+        if all(s.lineage.row is None for s in seeds):
+            return {"code_index": index, "index_stats": index.build(Path(config.seeds))}
+        return {"code_index": index, "index_stats": index.build_documents(row_documents(seeds))}
 
     async def make_records(self, env: FlowEnv, log: SeedLog, seed: Seed, rng: random.Random) -> list[Record]:
         pick = {role: weighted_pick(rng, env.library.pool(role, env.skill), 1)[0] for role in self.roles

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel
 
 from retrieval.seeds import SeedError, SeedOptions
-from retrieval.tabular import Row, make_row, picks
+from retrieval.tabular import Row, hint, make_row, picks
 
 HF_PREFIX = "hf:"
 REACH_SECONDS = 5.0
@@ -123,7 +123,7 @@ def read_saved(path: Path, options: SeedOptions, spread: int | None = None) -> I
     columns = [c for c in (options.text_field, options.id_field, options.language_field) if c is not None]
     for column in columns:
         if column not in dataset.column_names:
-            raise SeedError(f"{path}: no '{column}' column (it has: {', '.join(dataset.column_names[:12])}); name the text with --text-field")
+            raise SeedError(f"{path}: no '{column}' column (it has: {', '.join(dataset.column_names[:12])}){hint(column, options)}")
     feature = dataset.features[options.text_field]
     if getattr(feature, "dtype", None) not in ("string", "large_string"):
         raise SeedError(f"{path}: column '{options.text_field}' holds {feature}, not text")

@@ -42,6 +42,12 @@ def picks(total: int, count: int) -> list[int]:
     return [int(i * total / count) for i in range(count)]
 
 
+def hint(column: str, options: SeedOptions) -> str:
+    """What to do about a missing column: the option that names it."""
+    flag = {options.text_field: "--text-field", options.id_field: "--id-field", options.language_field: "--language-field"}
+    return f"; name the column with {flag[column]}" if column in flag else ""
+
+
 def _kind(value: Any) -> str:
     return {bool: "boolean", int: "number", float: "number", list: "list", dict: "object"}.get(type(value), type(value).__name__)
 
@@ -51,7 +57,7 @@ def make_row(values: Mapping[str, Any], where: str, index: int, options: SeedOpt
     for field in (options.text_field, options.id_field, options.language_field):
         if field is not None and field not in values:
             fields = ", ".join(list(values)[:12]) or "none"
-            raise SeedError(f"{where}: no '{field}' field (it has: {fields}); name the text with --text-field")
+            raise SeedError(f"{where}: no '{field}' field (it has: {fields}){hint(field, options)}")
     text = values[options.text_field]
     if text is not None and not isinstance(text, str):
         raise SeedError(f"{where}: '{options.text_field}' is a {_kind(text)}, not text")
@@ -184,7 +190,7 @@ def _parquet(path: Path, options: SeedOptions, spread: int | None) -> Iterator[R
     columns = [c for c in (options.text_field, options.id_field, options.language_field) if c is not None]
     for column in columns:
         if column not in schema.names:
-            raise SeedError(f"{path}: no '{column}' column (it has: {', '.join(schema.names[:12])}); name the text with --text-field")
+            raise SeedError(f"{path}: no '{column}' column (it has: {', '.join(schema.names[:12])}){hint(column, options)}")
     kind = schema.field(options.text_field).type
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)):
         raise SeedError(f"{path}: column '{options.text_field}' holds {kind}, not text")

@@ -217,7 +217,7 @@ def bad_input(kind: str, p: Path) -> list[str]:
     ("kind", "message"),
     [
         ("missing", "no such file or folder"),
-        ("empty folder", "no .txt or .md files"),
+        ("empty folder", "folder holds no seed files"),
         ("binary", "binary"),
         ("invalid utf-8", "not valid UTF-8"),
         ("malformed yaml", "malformed YAML"),

@@ -64,7 +64,7 @@ def check_rows(dataset: Any, folder: RunFolder, tokenizer: Any) -> None:
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet", "hf", "sharegpt"])
 def test_export_round_trips_and_renders_with_a_tools_template(fmt: str, tmp_path: Path, tokenizer: Any) -> None:
     folder = make_run(tmp_path / "runs")
-    target, counts = export_run(folder, fmt)  # type: ignore[arg-type]
+    target, counts, _ = export_run(folder, fmt)  # type: ignore[arg-type]
     assert counts == {"train": 4}
     dataset = load(fmt, target)
     assert len(dataset) == 4
@@ -79,7 +79,7 @@ def test_export_round_trips_and_renders_with_a_tools_template(fmt: str, tmp_path
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet", "hf", "sharegpt"])
 def test_split_by_skill(fmt: str, tmp_path: Path, tokenizer: Any) -> None:
     folder = make_run(tmp_path / "runs")
-    target, counts = export_run(folder, fmt, out=tmp_path / "out", split_by="skill")  # type: ignore[arg-type]
+    target, counts, _ = export_run(folder, fmt, out=tmp_path / "out", split_by="skill")  # type: ignore[arg-type]
     assert counts == {"reading_comprehension": 3, "tool_use": 1}
     for split, count in counts.items():
         dataset = load(fmt, target, split)

@@ -36,12 +36,22 @@ def export_command(
     push_to_hub: Annotated[
         str | None, typer.Option("--push-to-hub", help="With --format hf: also push the DatasetDict to this Hub repo.")
     ] = None,
+    license: Annotated[
+        str | None,
+        typer.Option("--license", help="The dataset's license on its card, a Hub license id (default: the run's config)."),
+    ] = None,
+    language: Annotated[
+        list[str] | None, typer.Option("--language", help="The data's language on its card (repeatable; default en).")
+    ] = None,
     runs: RunsOption = Path("runs"),
 ) -> None:
-    """Write a run's records in a format trainers read; every row keeps `messages` (and `tools`)."""
+    """Write a run's records in a format trainers read, with a dataset card (README.md) beside them;
+    every row keeps `messages` (and `tools`)."""
     from teams.report.export import export_run
 
     folder = guarded(lambda: RunFolder.open(runs, run))
-    target, counts = guarded(lambda: export_run(folder, fmt.value, out, split_by, push_to_hub))
+    target, counts, card = guarded(
+        lambda: export_run(folder, fmt.value, out, split_by, push_to_hub, license=license, language=language)
+    )
     splits = ", ".join(f"{name}: {count}" for name, count in counts.items())
-    out_console.print(f"{sum(counts.values())} rows ({splits}) → {target}", soft_wrap=True, markup=False)
+    out_console.print(f"{sum(counts.values())} rows ({splits}) → {target}\ndataset card → {card}", soft_wrap=True, markup=False)

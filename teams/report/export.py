@@ -1,4 +1,5 @@
-"""`agentinstruct export`: a run's records in the formats trainers read.
+"""`agentinstruct export`: a run's records in the formats trainers read, with a dataset card
+(teams.report.card) beside them.
 
 Every row keeps `messages` (real lists, as chat templates and TRL expect), `tools` where a
 record has them (tool use), a `skill` and `subcategory` label, the record `id` and its `meta`.
@@ -121,15 +122,54 @@ def default_out(folder: RunFolder, fmt: Format, split_by: str | None) -> Path:
     return folder.export_path / f"{name}{EXTENSIONS[fmt]}"
 
 
+def data_files(fmt: Format, target: Path, splits: list[str], split_by: str | None) -> tuple[Path, dict[str, str]]:
+    """Where an export's card goes (a folder), and each split's files relative to it."""
+    if fmt == "hf":
+        return target, {split: f"{split}/*.arrow" for split in splits}
+    if split_by:
+        return target, {split: f"{split}{EXTENSIONS[fmt]}" for split in splits}
+    return target.parent, {"train": target.name}
+
+
+def write_card(
+    folder: RunFolder,
+    records: list[dict[str, Any]],
+    fmt: Format,
+    target: Path,
+    counts: dict[str, int],
+    split_by: str | None,
+    license: str | None,
+    language: list[str] | None,
+    push_to_hub: str | None,
+) -> Path:
+    """The export's dataset card beside its data (and, pushed, on the Hub with the Hub's layout)."""
+    from teams.report.card import card_path, dataset_card
+    from teams.report.stats import run_stats
+
+    stats = run_stats(folder, with_diversity=False, records=records)
+    beside, files = data_files(fmt, target, list(counts), split_by)
+    options = {"license": license, "language": language}
+    card = dataset_card(folder, stats, fmt, files, counts, target, **options)
+    path = card_path(beside)
+    card.save(path)
+    if push_to_hub:
+        hub_files = {split: f"data/{split}-*" for split in counts}  # where DatasetDict.push_to_hub puts them
+        dataset_card(folder, stats, fmt, hub_files, counts, target, repo=push_to_hub, **options).push_to_hub(push_to_hub)
+    return path
+
+
 def export_run(
     folder: RunFolder,
     fmt: Format,
     out: Path | None = None,
     split_by: str | None = None,
     push_to_hub: str | None = None,
-) -> tuple[Path, dict[str, int]]:
-    """Write the run's records in `fmt`; return where, and how many rows per split ("train"
-    without --split-by). With split_by, one file (or DatasetDict split) per value of that field."""
+    license: str | None = None,
+    language: list[str] | None = None,
+) -> tuple[Path, dict[str, int], Path]:
+    """Write the run's records in `fmt` and their dataset card; return where, how many rows per
+    split ("train" without --split-by), and where the card is. With split_by, one file (or
+    DatasetDict split) per value of that field."""
     records = folder.records()
     if not records:
         raise ExportError(f"run '{folder.path.name}' has no records to export")
@@ -151,7 +191,7 @@ def export_run(
         dataset = DatasetDict({name: _dataset(part) for name, part in splits.items()})
         dataset.save_to_disk(str(target))
         if push_to_hub:
-            dataset.push_to_hub(push_to_hub)
+            dataset.push_to_hub(push_to_hub)  # the card follows it, in write_card
     elif split_by:
         target.mkdir(parents=True, exist_ok=True)
         for name, part in splits.items():
@@ -159,4 +199,6 @@ def export_run(
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
         WRITERS[fmt](splits["train"], target)
-    return target, {name: len(part) for name, part in splits.items()}
+    counts = {name: len(part) for name, part in splits.items()}
+    card = write_card(folder, records, fmt, target, counts, split_by, license, language, push_to_hub)
+    return target, counts, card

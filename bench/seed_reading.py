@@ -25,8 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-WORDS = ("tide harbour glacier survey ferry lighthouse market river delta basalt orchard hive nectar council "
-         "budget bridge station rainfall archive ledger engine signal meadow quarry").split()  # fmt: skip
+WORDS = ["tide", "harbour", "glacier", "survey", "ferry", "lighthouse", "market", "river", "delta", "basalt", "orchard", "hive", "nectar", "council", "budget", "bridge", "station", "rainfall", "archive", "ledger", "engine", "signal", "meadow", "quarry"]  # fmt: skip
 
 
 def passage(rng: random.Random, number: int) -> str:
@@ -70,8 +69,9 @@ def timed(source: Path, **fields: object) -> tuple[int, float]:
 
 def child(source: str, max_seeds: str) -> None:
     """A fresh process: read (or, with source '-', only import), then print the peak RSS in MiB."""
-    import retrieval.sources  # noqa: F401
     import pyarrow.parquet  # noqa: F401
+
+    import retrieval.sources  # noqa: F401
 
     count = 0
     if source != "-":

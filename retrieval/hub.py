@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel
 
 from retrieval.seeds import SeedError, SeedOptions
-from retrieval.tabular import Row, hint, make_row, picks
+from retrieval.tabular import Row, make_row, picks, wanted_columns
 
 HF_PREFIX = "hf:"
 REACH_SECONDS = 5.0
@@ -120,10 +120,7 @@ def _open_saved(path: Path) -> Any:
 def read_saved(path: Path, options: SeedOptions, spread: int | None = None) -> Iterator[Row]:
     """The rows of a save_to_disk folder (a DatasetDict: its train split, or its only one)."""
     dataset = _open_saved(path)
-    columns = [c for c in (options.text_field, options.id_field, options.language_field) if c is not None]
-    for column in columns:
-        if column not in dataset.column_names:
-            raise SeedError(f"{path}: no '{column}' column (it has: {', '.join(dataset.column_names[:12])}){hint(column, options)}")
+    columns = wanted_columns(path, dataset.column_names, options)
     feature = dataset.features[options.text_field]
     if getattr(feature, "dtype", None) not in ("string", "large_string"):
         raise SeedError(f"{path}: column '{options.text_field}' holds {feature}, not text")

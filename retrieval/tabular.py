@@ -48,6 +48,15 @@ def hint(column: str, options: SeedOptions) -> str:
     return f"; name the column with {flag[column]}" if column in flag else ""
 
 
+def wanted_columns(where: Path, names: list[str], options: SeedOptions) -> list[str]:
+    """The columns the options name, each checked against a table's or dataset's own."""
+    columns = [c for c in (options.text_field, options.id_field, options.language_field) if c is not None]
+    for column in columns:
+        if column not in names:
+            raise SeedError(f"{where}: no '{column}' column (it has: {', '.join(names[:12])}){hint(column, options)}")
+    return columns
+
+
 def _kind(value: Any) -> str:
     return {bool: "boolean", int: "number", float: "number", list: "list", dict: "object"}.get(type(value), type(value).__name__)
 
@@ -187,10 +196,7 @@ def _parquet(path: Path, options: SeedOptions, spread: int | None) -> Iterator[R
     except (pa.ArrowException, OSError) as exc:
         raise SeedError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
     schema = table.schema_arrow
-    columns = [c for c in (options.text_field, options.id_field, options.language_field) if c is not None]
-    for column in columns:
-        if column not in schema.names:
-            raise SeedError(f"{path}: no '{column}' column (it has: {', '.join(schema.names[:12])}){hint(column, options)}")
+    columns = wanted_columns(path, schema.names, options)
     kind = schema.field(options.text_field).type
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)):
         raise SeedError(f"{path}: column '{options.text_field}' holds {kind}, not text")

@@ -10,7 +10,8 @@ def one_line(error: BaseException | str, limit: int = 400) -> str:
     and the message; otherwise the last non-empty line."""
     if isinstance(error, ValidationError):
         first = error.errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc']) or '(value)'}: {first['msg']}"[:limit]
+        message = first["msg"].removeprefix("Value error, ")  # a validator's own sentence, as it wrote it
+        return f"{'.'.join(str(p) for p in first['loc']) or '(value)'}: {message}"[:limit]
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     lines = [line for line in lines if not line.startswith("For further information")]
     for previous, line in zip(lines, lines[1:], strict=False):

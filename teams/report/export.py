@@ -148,13 +148,13 @@ def write_card(
 
     stats = run_stats(folder, with_diversity=False, records=records)
     beside, files = data_files(fmt, target, list(counts), split_by)
-    options = {"license": license, "language": language}
-    card = dataset_card(folder, stats, fmt, files, counts, target, **options)
+    card = dataset_card(folder, stats, fmt, files, counts, target, license=license, language=language)
     path = card_path(beside)
     card.save(path)
     if push_to_hub:
         hub_files = {split: f"data/{split}-*" for split in counts}  # where DatasetDict.push_to_hub puts them
-        dataset_card(folder, stats, fmt, hub_files, counts, target, repo=push_to_hub, **options).push_to_hub(push_to_hub)
+        hub_card = dataset_card(folder, stats, fmt, hub_files, counts, target, license=license, language=language, repo=push_to_hub)
+        hub_card.push_to_hub(push_to_hub)
     return path
 
 

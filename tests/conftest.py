@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# huggingface_hub reads HF_HUB_OFFLINE once, when first imported (a test module may import it at
+# collection, before any fixture runs): set it for the whole session before that can happen.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_SEEDS = REPO / "examples" / "seeds"

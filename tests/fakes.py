@@ -3,6 +3,7 @@ responder for the fake OpenAI server that plays a competent model for each of ou
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -14,7 +15,7 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from agents.models import ModelPool, ModelSpec, Sampling
 
-ROLES = ("transformer", "instruction_writer", "suggester", "editor", "teacher", "judge")
+ROLES = ("transformer", "instruction_writer", "suggester", "editor", "teacher", "judge", "transform_reviewer", "user_simulator")
 
 
 def replay_pool(scripts: dict[str, Sequence[str]]) -> tuple[ModelPool, dict[str, ReplayChatCompletionClient]]:
@@ -91,6 +92,7 @@ def schema_kind(request: dict[str, Any]) -> str:
         frozenset({"suggestions"}): "suggestions",
         frozenset({"passage", "question", "options"}): "edit",
         frozenset({"explanation", "final_answer"}): "answer",
+        frozenset({"fixes", "approved"}): "review",
     }
     return kinds.get(frozenset(fields), "text")
 
@@ -101,6 +103,8 @@ def competent_responder(request: dict[str, Any], n: int | None = None) -> str:
     if special is not None:
         return special
     kind = schema_kind(request)
+    if kind == "review":  # a transformation reviewer: the fake transformer keeps the facts
+        return json.dumps({"fixes": [], "approved": True})
     task = _task_text(request)
     n = next(_counter) if n is None else n
     if kind == "transform":
@@ -244,7 +248,7 @@ def _rewrite(kind: str, passage: str, task: str) -> str:
     return text
 
 
-def _answer(skill: str, fmt: str, request: dict[str, Any], task: str) -> str:
+def _answer(skill: str, fmt: str, request: dict[str, Any], task: str, n: int = 0) -> str:
     passage = _passage(task)
     tag = TYPE_TAG.search(task)
     kind = tag.group(1) if tag else ""
@@ -253,12 +257,8 @@ def _answer(skill: str, fmt: str, request: dict[str, Any], task: str) -> str:
         return answer_json(choices[-1] if choices else "The passages do not give enough information to answer.")
     if choices:
         return answer_json(choices[0], GOOD_EXPLANATION)
-    if fmt == "conversation":
-        count_ = _schema(request)["properties"]["follow_up_replies"]["minItems"]
-        replies = [f"Reply {i} explains the point in more detail." for i in range(1, count_ + 1)]
-        return json.dumps(
-            {"explanation": "The text covers it.", "final_answer": "It describes bees.", "follow_up_replies": replies}
-        )
+    if fmt == "conversation":  # one reply per turn, each its own
+        return answer_json(f"Reply {n} says the colony keeps nectar {n} as honey.", "The text covers it.")
     keys = KEYS_LINE.search(task)
     first_words = passage.split()
     simple = {
@@ -312,6 +312,8 @@ def skill_response(request: dict[str, Any]) -> str | None:
     n = next(_counter)
     if fields == {"passage"}:
         return transform_json(_transform(skill, _passage(task)))
+    if fields == {"message", "refers_to", "done"}:
+        return user_turn_json(request)
     if fields == {"instructions"}:
         return json.dumps({"instructions": _drafts(skill, fmt, kind, n, _option_count(request))})
     if "question" in fields and "passage" in fields:  # an editor
@@ -334,8 +336,24 @@ def skill_response(request: dict[str, Any]) -> str | None:
             edit["follow_ups"] = ["Why would that be?", "What follows from that for bees?"]
         return json.dumps(edit)
     if "final_answer" in fields:
-        return _answer(skill, fmt, request, task)
+        return _answer(skill, fmt, request, task, n)
     return None
+
+
+def user_turn_json(request: dict[str, Any]) -> str:
+    """A user simulator: picks up the last words of the assistant's last answer (the last message
+    it read) and asks about them; its need is met after a turn or two, by a rule of the answer's
+    text, so conversations run to different lengths."""
+    messages = request["messages"]
+    answer = str(messages[-1]["content"])  # the teacher's structured answer, as JSON
+    with contextlib.suppress(ValueError, AttributeError):
+        answer = str(json.loads(answer).get("final_answer", answer))
+    own_turns = sum(m["role"] == "assistant" for m in messages)
+    words = re.findall(r"[\w,]+", answer)
+    refers = " ".join(words[-4:]) or answer[:30]
+    done = own_turns >= 1 and int(hashlib.sha256(answer.encode()).hexdigest()[:4], 16) % 3 == 0
+    message = "Thanks, that is all I needed." if done else f"You said '{refers}': why is that so?"
+    return json.dumps({"message": message, "refers_to": refers, "done": done})
 
 
 def deterministic_responder(request: dict[str, Any]) -> str:

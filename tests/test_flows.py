@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 from agents.personas import PersonaLibrary
 from retrieval.seeds import Seed, seed_id
@@ -21,8 +22,10 @@ PASSAGE = "Honeybees live in colonies of up to 60,000 bees. The queen lays eggs 
 SEED = Seed(id=seed_id(PASSAGE), source="bees.txt", text=PASSAGE)
 
 
-def make_env(scripts: dict[str, list[str]], **settings: int) -> FlowEnv:
+def make_env(scripts: dict[str, list[str]], **settings: Any) -> FlowEnv:
+    """No transformation reviewer unless a test asks for one (tests/test_transform_review.py does)."""
     pool, _ = replay_pool(scripts)
+    settings.setdefault("transform_review", False)
     return FlowEnv(load_taxonomy("reading_comprehension"), PersonaLibrary.load(), pool, FlowSettings(**settings))
 
 

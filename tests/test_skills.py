@@ -25,7 +25,13 @@ from teams.cli.app import app
 from teams.engine.mixing import apportion, assign_skills, parse_skills, resolve_skill
 from teams.engine.prepare import check_library
 from teams.flows import FlowEnv, FlowSettings, pick_specialists
-from teams.flows.outputs import AnswerOutput, InstructionDraft, conversation_answer_output, instructions_output
+from teams.flows.outputs import (
+    AnswerOutput,
+    ConversationAnswer,
+    ConversationTurn,
+    InstructionDraft,
+    instructions_output,
+)
 from teams.flows.types import Instruction, Record
 from teams.skills import get_skill
 from tests.conftest import REPO
@@ -129,8 +135,9 @@ def test_every_skill_runs_end_to_end(skill: str, server: FakeOpenAIServer, tmp_p
         assert record.meta["instruction"] and record.meta["instruction"] in record.messages[0].content
         expected_transformation = "none" if not taxonomy.transformations else record.meta["transformation"]
         assert record.meta["transformation"] == expected_transformation
-    if skill == "conversation":
-        assert all(sum(m.role == "user" for m in r.messages) >= 3 for r in records)
+    if skill == "conversation":  # the user simulator's turns, each after the answer before it
+        assert all(sum(m.role == "user" for m in r.messages) >= 2 for r in records)
+        assert all(r.meta["personas"]["user_simulator"] == "conversation_user_simulator" for r in records)
     assert any(r.meta["refinement"] for r in records), "refinement ran"
     assert hasattr(skill_object, "messages")
 
@@ -162,11 +169,13 @@ def inst(
     )
 
 
-def ans(final: str, explanation: str = LONG, replies: list[str] | None = None) -> AnswerOutput:
-    if replies is not None:
-        return conversation_answer_output(len(replies))(
-            explanation=explanation, final_answer=final, follow_up_replies=replies
-        )
+def ans(final: str, explanation: str = LONG, turns: list[tuple[str, str, str]] | None = None) -> AnswerOutput:
+    """An answer; with `turns` (user message, what it picks up, reply), a conversation whose first
+    reply is `final`."""
+    if turns is not None:
+        first = ConversationTurn(user="Q?", reply=AnswerOutput(explanation=explanation, final_answer=final))
+        later = [ConversationTurn(user=u, refers_to=r, reply=AnswerOutput(explanation="", final_answer=a)) for u, r, a in turns]
+        return ConversationAnswer(explanation=explanation, final_answer=final, turns=[first, *later])
     return AnswerOutput(explanation=explanation, final_answer=final)
 
 
@@ -236,8 +245,9 @@ ANSWER_CASES: dict[str, tuple[Instruction, AnswerOutput, AnswerOutput]] = {
     ),
     "conversation": (
         inst("conversation", follow_ups=["Why is that?", "And in winter?"]),
-        ans("They make honey.", replies=["Nectar is plentiful then.", "They live on stored honey."]),
-        ans("They make honey.", replies=["Nectar is plentiful then."]),
+        ans("They make honey in summer.", turns=[("Why in summer?", "in summer", "Nectar is plentiful then."),
+                                                 ("And in winter?", "Nectar", "They live on stored honey.")]),
+        ans("They make honey in summer.", turns=[("Why in winter?", "in winter", "Nectar is scarce then.")]),
     ),
 }
 

@@ -22,6 +22,7 @@ LIBRARY_DIR = Path(__file__).parent  # the YAML files live beside this module, a
 
 Role = Literal[
     "transformer", "instruction_writer", "suggester", "editor", "teacher", "judge",
+    "transform_reviewer", "user_simulator",
     # tool use
     "api_extractor", "api_retriever", "library_reconstructor", "tool_simulator",
 ]  # fmt: skip
@@ -66,6 +67,12 @@ TEMPLATE_SAMPLES: dict[str, dict[str, Any]] = {
         "goal": {"name": "make_harder", "description": "Make the question harder."},
     },
     "teacher": {"skill": "reading_comprehension"},
+    "transform_reviewer": {"skill": "reading_comprehension", "transformation": "debate"},
+    "user_simulator": {
+        "skill": "conversation",
+        "conversation_type": {"name": "deepening", "description": "Each follow-up asks why or how."},
+        "ideas": ["Why is that?"],
+    },
     "judge": {
         "skill": "reading_comprehension",
         "rubric": [{"name": "correctness", "description": "Is the answer right?"}],

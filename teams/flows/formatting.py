@@ -43,7 +43,7 @@ INSTRUCTION_RENDERERS: dict[str, Callable[[Instruction], str]] = {
     ),
     "few_shot": lambda i: render_few_shot(i.question, i.options),
     "conversation": lambda i: (
-        f"{i.question.strip()}\n\nFollow-up questions the user asks next, in order "
-        f"(answer each in follow_up_replies):\n{_numbered(i.follow_ups)}"
+        f"{i.question.strip()}\n\nWhere the user means to go after the answers (ideas for the follow-ups):\n"
+        f"{_numbered(i.follow_ups)}"
     ),
 }

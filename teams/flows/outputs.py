@@ -26,6 +26,24 @@ class TransformOutput(BaseModel):
     passage: str = Field(min_length=1)
 
 
+class ReviewOutput(BaseModel):
+    """A transformation reviewer's verdict: what to fix (facts lost, changed or added), then
+    whether the rewrite may go on as it is."""
+
+    fixes: list[Short] = Field(default_factory=list, max_length=5)
+    approved: bool
+
+
+class UserTurnOutput(BaseModel):
+    """A user simulator's next message, written after reading the assistant's last answer:
+    `refers_to` copies the words of an earlier answer the message picks up; `done` says the
+    user's need is met (the message is then a closing line, and the chat ends without it)."""
+
+    message: Short
+    refers_to: Short
+    done: bool
+
+
 class InstructionDraft(BaseModel):
     question: str = Field(min_length=1)
     options: list[Short] = Field(default_factory=list, max_length=6)
@@ -59,6 +77,21 @@ class AnswerOutput(BaseModel):
     final_answer: str = Field(min_length=1)
 
 
+class ConversationTurn(BaseModel):
+    """One user turn of a conversation and the assistant's reply to it."""
+
+    user: str
+    refers_to: str = Field("", description="what of an earlier answer it picks up (empty for the first turn)")
+    reply: AnswerOutput
+
+
+class ConversationAnswer(AnswerOutput):
+    """A whole conversation, turn by turn; its own fields are the first reply's (what the checks
+    of the first question read)."""
+
+    turns: list[ConversationTurn] = Field(min_length=1)
+
+
 # --- the same, narrowed per answer format ----------------------------------------------------
 # A constrained decoder (llama.cpp's grammar, vLLM's guided decoding) then enforces what the
 # checks would otherwise reject after the fact: four options, an option letter, True or False.
@@ -72,7 +105,7 @@ OPTION_COUNTS = {
     "json": (1, 8),  # the keys to extract
     "few_shot": (2, 5),  # the worked examples
 }
-FOLLOW_UPS = (2, 4)  # conversation: follow-up user turns after the first question
+FOLLOW_UPS = (2, 4)  # conversation: the writer's planned follow-ups, ideas the user simulator may take up
 
 
 def _camel(name: str) -> str:
@@ -143,21 +176,8 @@ def label_answer_output(labels: tuple[str, ...]) -> type[AnswerOutput]:
     return create_model("LabelAnswer", __base__=AnswerOutput, final_answer=(final, ...))
 
 
-@cache
-def conversation_answer_output(n_follow_ups: int) -> type[AnswerOutput]:
-    """The teacher's schema for a conversation: the reply to the first question, then one reply
-    per follow-up turn, in order."""
-    return create_model(
-        "ConversationAnswer",
-        __base__=AnswerOutput,
-        follow_up_replies=(list[str], Field(min_length=n_follow_ups, max_length=n_follow_ups)),
-    )
-
-
 def answer_output_for(instruction: Instruction) -> type[AnswerOutput]:
-    """The teacher's schema for one instruction (labels and follow-up turns come from the instruction)."""
+    """The teacher's schema for one instruction (labels come from the instruction)."""
     if instruction.answer_format == "label" and instruction.options:
         return label_answer_output(tuple(instruction.options))
-    if instruction.answer_format == "conversation":
-        return conversation_answer_output(len(instruction.follow_ups))
     return answer_output(instruction.answer_format, len(instruction.options))

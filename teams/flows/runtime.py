@@ -14,7 +14,7 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from autogen_agentchat.base import TaskResult
+from autogen_agentchat.base import TaskResult, TerminationCondition
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, StructuredMessage
 from autogen_agentchat.teams import RoundRobinGroupChat
 from loguru import logger
@@ -44,6 +44,11 @@ class FlowSettings(BaseModel):
     refinement_rounds: int = Field(1, ge=0, le=5)
     max_attempts: int = Field(3, ge=1, le=10, description="tries per step: 1 + bounded retries")
     judge_threshold: float = Field(3.0, ge=0, le=5, description="mean judge score (1-5) a record needs; 0: no judge")
+    turns: int = Field(3, ge=1, le=8, description="conversation, tool use: user turns at most (the user simulator may stop sooner)")
+    max_searches: int = Field(4, ge=1, le=10, description="tool use: search calls the API retriever may make")
+    transform_review: bool | None = Field(
+        None, description="a reviewer checks each transformation keeps the seed's facts; None: on unless the model is the embedded one"
+    )
 
 
 class Failure(BaseModel):
@@ -179,8 +184,10 @@ async def run_team(
     task: str,
     max_turns: int,
     transcript: TeamTranscript,
+    termination: TerminationCondition | None = None,
 ) -> list[tuple[str, BaseModel]]:
-    """Run a round-robin group chat on `task`; return (speaker, structured answer) pairs in order.
+    """Run a round-robin group chat on `task`; return (speaker, structured answer) pairs in order;
+    it ends after `max_turns` or when `termination` says so.
     Everything said is appended to `transcript`; an agent's error ends the chat and is noted there.
     A lone agent for one turn runs by itself: the transcript is the same (the task, then what
     the agent said), without a group chat's runtime, which about doubles a call's CPU
@@ -192,6 +199,7 @@ async def run_team(
         runnable = RoundRobinGroupChat(
             [agent for agent, _ in agents],
             max_turns=max_turns,
+            termination_condition=termination,
             custom_message_types=[StructuredMessage[t] for t in dict.fromkeys(output_types)],  # type: ignore[valid-type]
         )
     transcript.participants = [info.model_dump() for _, info in agents]

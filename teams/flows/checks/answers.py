@@ -7,6 +7,7 @@ import ast
 import re
 from collections.abc import Callable
 
+from teams.flows.checks.conversation import check_conversation_answer
 from teams.flows.checks.text import (
     CITATION,
     NEEDS_ELEMENT,
@@ -116,17 +117,6 @@ def _answer_few_shot(instruction: Instruction, answer: AnswerOutput) -> list[str
     return [] if len(answer.explanation.split()) >= 5 else ["a few-shot answer must work the query out step by step"]
 
 
-def _answer_conversation(instruction: Instruction, answer: AnswerOutput) -> list[str]:
-    replies = [str(r).strip() for r in getattr(answer, "follow_up_replies", [])]
-    if len(replies) != len(instruction.follow_ups):
-        return [f"{len(instruction.follow_ups)} follow-up turns but {len(replies)} replies"]
-    if any(len(r.split()) < 3 for r in replies):
-        return ["every follow-up reply needs at least 3 words"]
-    if not distinct([answer.final_answer, *replies]):
-        return ["the replies repeat one another"]
-    return []
-
-
 def _answer_rewrite(instruction: Instruction, answer: AnswerOutput) -> list[str]:
     if " ".join(answer.final_answer.split()).lower() == " ".join(instruction.passage.split()).lower():
         return ["the modified text is the original, unchanged"]
@@ -157,7 +147,7 @@ ANSWER_CHECKS: dict[str, Callable[[Instruction, AnswerOutput], list[str]]] = {
     "actions": _answer_actions,
     "grounded": _answer_grounded,
     "few_shot": _answer_few_shot,
-    "conversation": _answer_conversation,
+    "conversation": check_conversation_answer,
     "rewrite": _answer_rewrite,
     "prose": _answer_prose,
     "creative": _answer_creative,

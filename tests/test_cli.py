@@ -76,7 +76,7 @@ def test_run_writes_records_transcripts_seeds_and_log(
     assert "seed" in (folder / "run.log").read_text()
     # the structured calls asked the endpoint for our schemas
     kinds = {schema_kind(r) for r in server.requests}
-    assert {"transform", "instructions", "suggestions", "edit", "answer"} <= kinds
+    assert {"transform", "instructions", "suggestions", "edits", "answer"} <= kinds
     # no key, no secret, in the run folder
     for path in folder.rglob("*"):
         if path.is_file():

@@ -60,10 +60,12 @@ TEMPLATE_SAMPLES: dict[str, dict[str, Any]] = {
     "suggester": {
         "skill": "reading_comprehension",
         "goal": {"name": "make_harder", "description": "Make the question harder."},
+        "suggestions": 3,
     },
     "editor": {
         "skill": "reading_comprehension",
         "goal": {"name": "make_harder", "description": "Make the question harder."},
+        "suggestions": 3,
     },
     "teacher": {"skill": "reading_comprehension"},
     "judge": {

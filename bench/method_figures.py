@@ -77,7 +77,8 @@ def measure(server: FakeOpenAIServer, seeds: str, flow: dict[str, Any], out: Pat
     candidates = records + dropped
     flipped = [r for r in candidates if (r["meta"].get("refinement") or {}).get("goal") == "flip_answer"]
     keyed_flips = [r for r in flipped if r["meta"]["answer_format"] in ("multiple_choice", "true_false", "numeric")]
-    reasons = Counter((r["meta"].get("dropped") or {}).get("reason", "?") for r in dropped)
+    why = [r["meta"].get("dropped") or {} for r in dropped]
+    reasons = Counter(d.get("reason", "?") if d.get("by") == "verification" else d.get("by", "?") for d in why)
     unchanged = sum(1 for r in flipped if (r["meta"].get("dropped") or {}).get("reason") == "flip unchanged")
     return {
         "settings": name,

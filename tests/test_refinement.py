@@ -103,7 +103,7 @@ def test_several_suggesters_and_editors_are_drawn_by_weight() -> None:
 
     def drawn(env: FlowEnv) -> Counter[str]:
         picks = [draw_personas(env, seed_rng(7, seed)) for seed in seeds]
-        return Counter(p[role].name for p in picks for role in ("suggester", "editor"))  # type: ignore[union-attr]
+        return Counter(name for p in picks for name in (p.suggester.name, p.editor.name))
 
     even = drawn(env)
     for role in ("suggester", "editor"):

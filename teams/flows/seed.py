@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from typing import Any, NamedTuple
 
 from agents.personas import Persona
 from retrieval.seeds import Seed
@@ -26,23 +26,29 @@ NO_TRANSFORMATION = "none"
 VERIFICATION = "verification"  # meta.dropped.by of a pair dropped by `verify`
 
 
-def draw_personas(env: FlowEnv, rng: random.Random) -> dict[str, Persona | None]:
-    """The seed's transformer (None: the skill has no transformation step), Suggester, Editor and
-    teacher, each drawn by weight from the skill's pool, in this order."""
+class SeedPersonas(NamedTuple):
+    transformer: Persona | None  # None: the skill has no transformation step
+    suggester: Persona
+    editor: Persona
+    teacher: Persona
+
+
+def draw_personas(env: FlowEnv, rng: random.Random) -> SeedPersonas:
+    """The seed's transformer, Suggester, Editor and teacher, each drawn by weight from the skill's
+    pool, in this order."""
     pool = env.library.pool
-    return {
-        "transformer": weighted_pick(rng, pool("transformer", env.skill), 1)[0] if env.taxonomy.transforms else None,
-        **{role: weighted_pick(rng, pool(role, env.skill), 1)[0] for role in ("suggester", "editor", "teacher")},
-    }
+    transformer = weighted_pick(rng, pool("transformer", env.skill), 1)[0] if env.taxonomy.transforms else None
+    suggester, editor, teacher = (
+        weighted_pick(rng, pool(r, env.skill), 1)[0] for r in ("suggester", "editor", "teacher")
+    )
+    return SeedPersonas(transformer, suggester, editor, teacher)
 
 
 async def document_records(
     env: FlowEnv, log: SeedLog, seed: Seed, rng: random.Random, shape: RecordShape
 ) -> list[Record]:
     """One seed through the three flows and the teacher; never raises for a model's failure."""
-    drawn = draw_personas(env, rng)
-    transformer, suggester, editor, teacher = (drawn[r] for r in ("transformer", "suggester", "editor", "teacher"))
-    assert suggester and editor and teacher
+    transformer, suggester, editor, teacher = draw_personas(env, rng)
     goals = env.taxonomy.refinement_goals
     goal_offset = rng.randrange(len(goals)) if goals else 0  # the goals are taken in turn from here
 

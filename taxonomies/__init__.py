@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -93,6 +93,9 @@ class Taxonomy(BaseModel):
     transformations: list[Transformation] = Field(default_factory=list)
     subcategories: list[Subcategory] = Field(min_length=1)
     refinement_goals: list[RefinementGoal] = Field(default_factory=list)
+    # How many of the goals each pair is refined toward, unless the run says otherwise: all of
+    # them (reading comprehension, as the method has it) or a number, taken in turn across pairs.
+    goals_per_instruction: Literal["all"] | Annotated[int, Field(ge=1)] = 1
     # At most this many specialists per seed, whatever the run's settings (text modification: one
     # task agent per seed, as the method has it). None: the run's settings decide.
     max_specialists: int | None = Field(None, ge=1)

@@ -15,7 +15,16 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from agents.models import ModelPool, ModelSpec, Sampling
 
-ROLES = ("transformer", "instruction_writer", "suggester", "editor", "teacher", "judge", "transform_reviewer", "user_simulator")
+ROLES = (
+    "transformer",
+    "instruction_writer",
+    "suggester",
+    "editor",
+    "teacher",
+    "judge",
+    "transform_reviewer",
+    "user_simulator",
+)
 
 
 def replay_pool(scripts: dict[str, Sequence[str]]) -> tuple[ModelPool, dict[str, ReplayChatCompletionClient]]:
@@ -90,6 +99,7 @@ def schema_kind(request: dict[str, Any]) -> str:
         frozenset({"passage"}): "transform",
         frozenset({"instructions"}): "instructions",
         frozenset({"suggestions"}): "suggestions",
+        frozenset({"edits"}): "edits",
         frozenset({"passage", "question", "options"}): "edit",
         frozenset({"explanation", "final_answer"}): "answer",
         frozenset({"fixes", "approved"}): "review",
@@ -122,18 +132,16 @@ def competent_responder(request: dict[str, Any], n: int | None = None) -> str:
             ),
         )
     if kind == "suggestions":
-        return json.dumps({"suggestions": [f"Suggestion {n}: change a key sentence.", "Make the distractors closer."]})
-    if kind == "edit":
+        ideas = [f"Suggestion {n}: change a key sentence.", "Make the distractors closer.", "Add a step of reasoning."]
+        size = _schema(request)["properties"]["suggestions"].get("minItems", 2)
+        return json.dumps({"suggestions": [ideas[i % 3] + ("" if i < 3 else f" ({i})") for i in range(size)]})
+    if kind == "edits":
         passage = _passage(task)
         if "make_unanswerable" in task:
             passage = f"{passage.split('.')[0]}. {UNANSWERABLE_MARK}"
-        return json.dumps(
-            {
-                "passage": f"{passage} (edited {n})",
-                "question": f"Edited question {n} ____?",
-                "options": ["w", "x", "y", "z"][:options],
-            }
-        )
+        size = _schema(request)["properties"]["edits"]["minItems"]
+        edit = {"question": f"Edited question {n} ____?", "options": ["w", "x", "y", "z"][:options]}
+        return json.dumps({"edits": [{"passage": f"{passage} (edited {n}.{k})", **edit} for k in range(1, size + 1)]})
     if kind == "answer":
         choices = _schema(request)["properties"]["final_answer"].get("enum")
         if UNANSWERABLE_MARK in task:
@@ -316,25 +324,9 @@ def skill_response(request: dict[str, Any]) -> str | None:
         return user_turn_json(request)
     if fields == {"instructions"}:
         return json.dumps({"instructions": _drafts(skill, fmt, kind, n, _option_count(request))})
-    if "question" in fields and "passage" in fields:  # an editor
-        passage = _passage(task)
-        goal = GOAL_LINE.search(task)
-        goal_name = goal.group(1) if goal else ""
-        if goal_name == "make_unanswerable":
-            passage = f"{passage}\n{UNANSWERABLE_MARK}"
-        if goal_name == "social_media_post":
-            passage = f"{passage} #facts 🐝"
-        tag = TYPE_TAG.search(task)
-        edit: dict[str, Any] = {
-            "passage": f"{passage}\n(edited {n})",
-            "question": f"{tag.group(0) if tag else ''} Edited question {n} ({goal_name}), harder than before?",
-            "options": ["w", "x", "y", "z"][: _option_count(request)],
-        }
-        if fmt == "few_shot":
-            edit["options"] = ["Input: 1 + 1. Answer: 1 + 1 = 2", "Input: 3 + 3. Answer: 3 + 3 = 6"]
-        if "follow_ups" in fields:
-            edit["follow_ups"] = ["Why would that be?", "What follows from that for bees?"]
-        return json.dumps(edit)
+    if fields == {"edits"}:  # an editor: one edit per suggestion
+        size = _schema(request)["properties"]["edits"]["minItems"]
+        return json.dumps({"edits": [_skill_edit(request, task, fmt, n, k) for k in range(1, size + 1)]})
     if "final_answer" in fields:
         return _answer(skill, fmt, request, task, n)
     return None
@@ -354,6 +346,28 @@ def user_turn_json(request: dict[str, Any]) -> str:
     done = own_turns >= 1 and int(hashlib.sha256(answer.encode()).hexdigest()[:4], 16) % 3 == 0
     message = "Thanks, that is all I needed." if done else f"You said '{refers}': why is that so?"
     return json.dumps({"message": message, "refers_to": refers, "done": done})
+
+
+def _skill_edit(request: dict[str, Any], task: str, fmt: str, n: int, k: int) -> dict[str, Any]:
+    """One of the other skills' editor's edits (the k-th of its round)."""
+    passage = _passage(task)
+    goal = GOAL_LINE.search(task)
+    goal_name = goal.group(1) if goal else ""
+    if goal_name == "make_unanswerable":
+        passage = f"{passage}\n{UNANSWERABLE_MARK}"
+    if goal_name == "social_media_post":
+        passage = f"{passage} #facts 🐝"
+    tag = TYPE_TAG.search(task)
+    edit: dict[str, Any] = {
+        "passage": f"{passage}\n(edited {n}.{k})",
+        "question": f"{tag.group(0) if tag else ''} Edited question {n} ({goal_name}), harder than before?",
+        "options": ["w", "x", "y", "z"][: _option_count(request)],
+    }
+    if fmt == "few_shot":
+        edit["options"] = ["Input: 1 + 1. Answer: 1 + 1 = 2", "Input: 3 + 3. Answer: 3 + 3 = 6"]
+    if "follow_ups" in _fields(request) or "follow_ups" in str(_schema(request).get("$defs", {})):
+        edit["follow_ups"] = ["Why would that be?", "What follows from that for bees?"]
+    return edit
 
 
 def deterministic_responder(request: dict[str, Any]) -> str:

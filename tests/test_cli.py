@@ -76,7 +76,7 @@ def test_run_writes_records_transcripts_seeds_and_log(
     assert "seed" in (folder / "run.log").read_text()
     # the structured calls asked the endpoint for our schemas
     kinds = {schema_kind(r) for r in server.requests}
-    assert {"transform", "instructions", "suggestions", "edit", "answer"} <= kinds
+    assert {"transform", "instructions", "suggestions", "edits", "answer"} <= kinds
     # no key, no secret, in the run folder
     for path in folder.rglob("*"):
         if path.is_file():
@@ -301,7 +301,8 @@ def test_a_config_file_gives_each_role_its_model_and_sets_the_flow(server: FakeO
     config.write_text(
         f"models:\n  default: {{model: writer-model, base_url: '{server.base_url}'}}\n"
         f"  teacher: {{model: teacher-model, base_url: '{server.base_url}'}}\n"
-        "flow: {refinement_rounds: 0, specialists_per_seed: 1}\nconcurrency: 1\n",
+        "flow: {refinement_rounds: 0, specialists_per_seed: 1, suggestions_per_round: 2, goals_per_instruction: all}\n"
+        "concurrency: 1\n",
         encoding="utf-8",
     )
     code, _, stderr = run_cli(
@@ -316,6 +317,7 @@ def test_a_config_file_gives_each_role_its_model_and_sets_the_flow(server: FakeO
     info = json.loads((tmp_path / "cfg" / "run.json").read_text())
     assert info["models"]["teacher"] == "teacher-model" and info["models"]["transformer"] == "writer-model"
     assert info["config"]["flow"]["refinement_rounds"] == 0 and info["config"]["concurrency"] == 1
+    assert info["config"]["flow"]["suggestions_per_round"] == 2 and info["config"]["flow"]["goals_per_instruction"] == "all"
     records = [json.loads(line) for line in (tmp_path / "cfg" / "records.jsonl").read_text().splitlines()]
     assert records and all(r["meta"]["refinement"] is None for r in records)
     assert {r["meta"]["models"]["teacher"] for r in records} == {"teacher-model"}
@@ -326,6 +328,9 @@ def test_a_bad_config_file_is_one_line(tmp_path: Path) -> None:
     config.write_text("flow: {refinement_rounds: many}\n", encoding="utf-8")
     code, _, stderr = run_cli("run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS), "--config", str(config))
     assert code == 2 and stderr.count("\n") == 1 and "refinement_rounds" in stderr
+    config.write_text("flow: {goals_per_instruction: some}\n", encoding="utf-8")
+    code, _, stderr = run_cli("run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS), "--config", str(config))
+    assert code == 2 and stderr.count("\n") == 1 and "goals_per_instruction" in stderr
 
 
 def test_ctrl_c_while_the_cli_is_still_importing_exits_130_without_a_traceback() -> None:

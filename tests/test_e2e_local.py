@@ -19,7 +19,9 @@ from teams.flows.outputs import (
     TransformOutput,
     answer_output,
     edit_output,
+    edits_output,
     instructions_output,
+    suggestions_output,
 )
 from teams.flows.types import Record, SeedTranscript
 from tests.conftest import REPO, TINY_SEED
@@ -50,6 +52,7 @@ async def test_every_schema_we_send_builds_a_grammar_that_constrains_the_output(
     formats = ["multiple_choice", "true_false", "short_answer", "ordering", "essay"]
     schemas = [TransformOutput, SuggestionsOutput, AnswerOutput]
     schemas += [instructions_output(f) for f in formats] + [edit_output(f) for f in formats]
+    schemas += [suggestions_output(1), suggestions_output(3), edits_output(edit_output("multiple_choice"), 1)]
     schemas += [answer_output("multiple_choice", 4), answer_output("true_false", 0)]
     prompt = [UserMessage(content="Passage: Owls hunt at night.\nReply about it.", source="user")]
     for schema in schemas:
@@ -61,7 +64,8 @@ async def test_every_schema_we_send_builds_a_grammar_that_constrains_the_output(
 def test_demo_on_the_embedded_model_with_one_tiny_seed(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "teams.cli", "run", "reading_comprehension", "--seeds", str(TINY_SEED),
-         "--out", str(tmp_path), "--run-id", "e2e", "--specialists", "1", "--seed", "1", "--judge-threshold", "1"],
+         "--out", str(tmp_path), "--run-id", "e2e", "--specialists", "1", "--seed", "1", "--judge-threshold", "1",
+         "--config", str(REPO / "examples" / "demo.yaml")],
         capture_output=True, text=True, cwd=REPO, timeout=1200,
     )  # fmt: skip
     assert done.returncode in (0, 3, 1), done.stderr

@@ -85,7 +85,8 @@ async def test_refinement_yields_the_configured_number_of_rounds() -> None:
         for r in (1, 2, 3)
     ]
     suggestions = [json.dumps({"suggestions": [f"make it harder {r}"]}) for r in (1, 2, 3)]
-    env = make_env({"suggester": suggestions, "editor": edits}, refinement_rounds=3)
+    edits = [json.dumps({"edits": [json.loads(e)]}) for e in edits]
+    env = make_env({"suggester": suggestions, "editor": edits}, refinement_rounds=3, suggestions_per_round=1)
     log = SeedLog(SEED)
     goal = env.taxonomy.goal("make_harder")
     chain = await refine(env, log, mc_instruction(), goal, env.library.get("suggester"), env.library.get("editor"))
@@ -101,7 +102,10 @@ async def test_make_unanswerable_keeps_the_question_and_edits_only_the_passage()
     edit = json.dumps(
         {"passage": "Honeybees live in colonies, as everyone knows.", "question": "Other?", "options": list("abcd")}
     )
-    env = make_env({"suggester": [json.dumps({"suggestions": ["drop the number"]})], "editor": [edit]})
+    edits = json.dumps({"edits": [json.loads(edit)]})
+    env = make_env(
+        {"suggester": [json.dumps({"suggestions": ["drop the number"]})], "editor": [edits]}, suggestions_per_round=1
+    )
     goal = env.taxonomy.goal("make_unanswerable")
     (refined,) = await refine(
         env, SeedLog(SEED), mc_instruction(), goal, env.library.get("suggester"), env.library.get("editor")
@@ -153,14 +157,15 @@ async def test_a_retry_that_passes_the_checks_is_kept() -> None:
 async def test_one_seed_end_to_end_gives_records_of_the_promised_shape(tmp_path: Path) -> None:
     mc = ("Which animal does the passage describe?", ["bees", "ants", "wasps", "flies"])
     env_settings = {"specialists_per_seed": 1, "instructions_per_writer": 1, "refinement_rounds": 1}
+    edit = {"passage": PASSAGE + " Edited.", "question": mc[0], "options": mc[1]}
     scripts = {
         "transformer": [transform_json("Speaker A: " + PASSAGE)] * 3,
         "instruction_writer": [instructions_json(mc)] * 3,
         "suggester": [json.dumps({"suggestions": ["change the number"]})] * 3,
-        "editor": [json.dumps({"passage": PASSAGE + " Edited.", "question": mc[0], "options": mc[1]})] * 3,
-        "teacher": [answer_json("A"), answer_json("A")],
+        "editor": [json.dumps({"edits": [edit]})] * 3,
+        "teacher": [answer_json("A"), answer_json("B")],  # the flip changed the answer: both are kept
     }
-    env = make_env(scripts, **env_settings)
+    env = make_env(scripts, **env_settings, suggestions_per_round=1)
     # pick a transformation and a multiple-choice writer deterministically: a library of one of each
     env.library = PersonaLibrary(
         {
@@ -176,7 +181,8 @@ async def test_one_seed_end_to_end_gives_records_of_the_promised_shape(tmp_path:
         assert [m.role for m in record.messages] == ["user", "assistant"]
         assert record.skill == "reading_comprehension" and record.subcategory == "main_idea"
         assert "Passage:" in record.messages[0].content and "A) bees" in record.messages[0].content
-        assert record.messages[1].content.endswith("Final answer: A")
+    for record, letter in zip(outcome.records, "AB", strict=True):
+        assert record.messages[1].content.endswith(f"Final answer: {letter}")
         meta = record.meta
         assert meta["seed_id"] == SEED.id and meta["seed_source"] == "bees.txt"
         assert meta["transformation"] == "conversation"
@@ -185,6 +191,7 @@ async def test_one_seed_end_to_end_gives_records_of_the_promised_shape(tmp_path:
     assert original.meta["refinement"] is None
     assert refined.meta["refinement"]["goal"] == "flip_answer"
     assert refined.meta["refinement"]["round"] == 1 and refined.meta["refinement"]["parent"] == "main_idea-1"
+    assert refined.meta["refinement"]["suggestion"] == "change the number"
     RunFolder.create(tmp_path, "r").commit(outcome)  # the run folder points each record at its transcript
     assert all(r.meta["transcript"] == f"transcripts/{SEED.id}.json" for r in outcome.records)
     flows = [t.flow for t in outcome.transcript.teams]

@@ -112,7 +112,9 @@ def test_a_token_budget_stops_the_run_and_keeps_what_was_done(seeds: Path, tmp_p
 
 def test_a_cost_budget_uses_the_price_table(seeds: Path, tmp_path: Path) -> None:
     with FakeOpenAIServer(competent_responder) as server:
-        config = config_file(tmp_path, server, "prices:\n  fake-model: {prompt: 100, completion: 400}\n")
+        # one suggestion and one goal a pair, so that a seed reaches its teacher within the budget
+        light = "flow: {suggestions_per_round: 1, goals_per_instruction: 1}\n"
+        config = config_file(tmp_path, server, "prices:\n  fake-model: {prompt: 100, completion: 400}\n" + light)
         code, output = cli(
             "run", "reading_comprehension", "--seeds", str(seeds), "--config", str(config), "--out",
             str(tmp_path / "runs"), "--run-id", "priced", "--concurrency", "1", "--max-cost", "1.5",

@@ -132,8 +132,12 @@ def tool_use_responder(request: dict[str, Any]) -> str | dict[str, Any]:
         return json.dumps({"tasks": [_task(node, schema, _toolset(task))]})
     if "request" in fields:
         return json.dumps(_task(schema, schema, _toolset(task)))
+    if fields == {"edits"}:  # the editor: one task per suggestion
+        node, size = _defs(schema, schema["properties"]["edits"]["items"]), schema["properties"]["edits"]["minItems"]
+        return json.dumps({"edits": [_task(node, schema, _toolset(task)) for _ in range(size)]})
     if fields == {"suggestions"}:
-        return json.dumps({"suggestions": ["Make one call's result feed the next."]})
+        size = schema["properties"]["suggestions"].get("minItems", 1)
+        return json.dumps({"suggestions": [f"Make one call's result feed the next ({i})." for i in range(1, size + 1)]})
     if fields == {"result"}:
         kind = schema["properties"]["result"].get("type", "object")
         value = {"string": "ok", "integer": 7, "number": 1.5, "boolean": True, "array": ["a"], "object": {"ok": True}}

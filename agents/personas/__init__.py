@@ -61,10 +61,12 @@ TEMPLATE_SAMPLES: dict[str, dict[str, Any]] = {
     "suggester": {
         "skill": "reading_comprehension",
         "goal": {"name": "make_harder", "description": "Make the question harder."},
+        "suggestions": 3,
     },
     "editor": {
         "skill": "reading_comprehension",
         "goal": {"name": "make_harder", "description": "Make the question harder."},
+        "suggestions": 3,
     },
     "teacher": {"skill": "reading_comprehension"},
     "transform_reviewer": {"skill": "reading_comprehension", "transformation": "debate"},

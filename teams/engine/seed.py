@@ -41,10 +41,16 @@ async def finish_seed(
 ) -> SeedOutcome:
     """How every seed ends, whatever its flows: the judge, the transcript in flow order, the
     seed's status (a failed seed's reason is the step that left it with nothing)."""
-    dropped: list[Record] = []
+    dropped = [r for r in records if r.meta.get("dropped")]  # dropped by the flows' own verification
+    records = [r for r in records if not r.meta.get("dropped")]
+    judged: list[Record] = []
     judge = pick_judge(env, rng)
     if records and judge is not None:
-        records, dropped = await judge_records(env, log, records, judge)
+        records, judged = await judge_records(env, log, records, judge)
+    counts: dict[str, int] = {}
+    for record in (*dropped, *judged):
+        counts[record.meta["dropped"]["by"]] = counts.get(record.meta["dropped"]["by"], 0) + 1
+    dropped += judged
     log.transcript.teams.sort(key=lambda team: FLOW_ORDER.index(team.flow))
     status: Literal["done", "failed"] = "done" if records or dropped else "failed"
     reason = None
@@ -65,7 +71,7 @@ async def finish_seed(
             tokens=log.tokens,
             reason=reason,
             failures=[f.model_dump() for f in log.failures],
-            dropped={"judge": len(dropped)} if dropped else {},
+            dropped=counts,
         ),
         transcript=log.transcript,
         dropped=dropped,

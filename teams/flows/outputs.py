@@ -59,7 +59,13 @@ class InstructionsOutput(BaseModel):
 class SuggestionsOutput(BaseModel):
     """A suggester's proposals for one refinement goal."""
 
-    suggestions: list[Short] = Field(min_length=1, max_length=4)
+    suggestions: list[Short] = Field(min_length=1, max_length=5)
+
+
+class EditsOutput(BaseModel):
+    """An editor's answer to a round of suggestions: one new pair per suggestion, in order."""
+
+    edits: list[Any] = Field(min_length=1)
 
 
 class EditOutput(BaseModel):
@@ -152,6 +158,26 @@ def edit_output(answer_format: str) -> type[EditOutput]:
         __base__=EditOutput,
         options=_options_field(answer_format),
         **_turn_fields(answer_format),
+    )
+
+
+@cache
+def suggestions_output(count: int) -> type[SuggestionsOutput]:
+    """A suggester's schema: exactly `count` suggestions (the run's `suggestions_per_round`)."""
+    return create_model(
+        f"Suggestions{count}",
+        __base__=SuggestionsOutput,
+        suggestions=(list[Short], Field(min_length=count, max_length=count)),
+    )
+
+
+@cache
+def edits_output(edit_type: type[BaseModel], count: int) -> type[EditsOutput]:
+    """An editor's schema for a round: `count` edits of `edit_type`, the i-th implementing suggestion i."""
+    return create_model(
+        f"{edit_type.__name__}s{count}",
+        __base__=EditsOutput,
+        edits=(list[edit_type], Field(min_length=count, max_length=count)),  # type: ignore[valid-type]
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from autogen_agentchat.base import TaskResult, TerminationCondition
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, StructuredMessage
@@ -42,6 +42,12 @@ class FlowSettings(BaseModel):
     specialists_per_seed: int = Field(2, ge=1, le=20)
     instructions_per_writer: int = Field(2, ge=1, le=5)
     refinement_rounds: int = Field(1, ge=0, le=5)
+    suggestions_per_round: int = Field(
+        3, ge=1, le=5, description="a Suggester's suggestions per round; the Editor makes one new pair of each"
+    )
+    goals_per_instruction: Literal["all"] | Annotated[int, Field(ge=1, le=10)] | None = Field(
+        None, description="refinement goals each pair is refined toward: 'all', a number, or None: the taxonomy's"
+    )
     max_attempts: int = Field(3, ge=1, le=10, description="tries per step: 1 + bounded retries")
     judge_threshold: float = Field(3.0, ge=0, le=5, description="mean judge score (1-5) a record needs; 0: no judge")
     turns: int = Field(3, ge=1, le=8, description="conversation, tool use: user turns at most (the user simulator may stop sooner)")

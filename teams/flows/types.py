@@ -15,23 +15,30 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class Lineage(BaseModel):
     """Where a task of the flows came from: its key within the seed, who wrote it, and the
-    refinement that made it (goal, round, the pair it was refined from, who refined it)."""
+    refinement that made it (goal, round, the pair it was refined from, the suggestion it
+    implements, who refined it)."""
 
     model_config = ConfigDict(frozen=True)
 
-    key: str = Field(description="unique within the seed, e.g. 'strengthen-1' or 'strengthen-1.make_harder2'")
+    key: str = Field(
+        description="unique within the seed, e.g. 'strengthen-1' or 'strengthen-1.make_harder2-1' (round 2, suggestion 1)"
+    )
     subcategory: str
     writer: str = Field(description="the persona that wrote the original instruction")
     refinement_goal: str | None = None
     refinement_round: int = 0
     parent: str | None = None
     refined_by: list[str] = Field(default_factory=list)
+    suggestion: str | None = Field(None, description="the Suggester's suggestion this pair's edit implements")
 
     def refinement(self) -> dict[str, Any] | None:
         """What a record's meta says of the refinement that made it (None: not refined)."""
         if not self.refinement_goal:
             return None
-        return {"goal": self.refinement_goal, "round": self.refinement_round, "parent": self.parent}
+        return {
+            "goal": self.refinement_goal, "round": self.refinement_round, "parent": self.parent,
+            "suggestion": self.suggestion, "by": list(self.refined_by),
+        }  # fmt: skip
 
 
 class Instruction(Lineage):

@@ -11,6 +11,7 @@ from retrieval.code_index import DEFAULT_INDEX_DIR, CodeDocument, CodeIndex
 from retrieval.seeds import Seed
 from taxonomies import TaxonomyError, load_taxonomy
 from teams.flows.records import record_meta
+from teams.flows.refine import goal_plan
 from teams.flows.runtime import FlowEnv, SeedLog, weighted_pick
 from teams.flows.types import Record
 from teams.skills.tool_use.conversation import converse
@@ -74,16 +75,19 @@ class ToolUse:
         if tools:
             for writer, sub in pick_task_writers(env, rng, tools):
                 tasks += await write_tasks(env, log, tools, writer, sub)
-        if tasks and goals:
-            offset = rng.randrange(len(goals))
-            chains = await asyncio.gather(*(
-                refine_task(env, log, t, tools, goals[(offset + i) % len(goals)], pick["suggester"], pick["editor"])
-                for i, t in enumerate(tasks)
-            ))  # fmt: skip
-            tasks += [refined for chain in chains for refined in chain]
-        results = await asyncio.gather(
-            *(converse(env, log, t, tools, pick["teacher"], pick["tool_simulator"]) for t in tasks)
-        )
+        talk = pick["teacher"], pick["tool_simulator"]
+        results = list(await asyncio.gather(*(converse(env, log, t, tools, *talk) for t in tasks)))
+        # Refinement reads each task with its first conversation (a task that gave none is not
+        # refined); the refined tasks are then conversed afresh.
+        plan = goal_plan(env, rng.randrange(len(goals)) if goals else 0, len(tasks))
+        jobs = [(t, r[0], goal) for t, r, t_goals in zip(tasks, results, plan, strict=True) if r for goal in t_goals]
+        chains = await asyncio.gather(*(
+            refine_task(env, log, t, conversation, tools, goal, pick["suggester"], pick["editor"])
+            for t, conversation, goal in jobs
+        ))  # fmt: skip
+        refined = [task for chain in chains for task in chain]
+        results += await asyncio.gather(*(converse(env, log, t, tools, *talk) for t in refined))
+        tasks += refined
 
         personas = {role: p.name for role, p in pick.items()}
         kept = [(t, r) for t, r in zip(tasks, results, strict=True) if r is not None]

@@ -1,5 +1,6 @@
 """Tool use's seed instruction generation and refinement: specialists write tasks over the toolset,
-one per task type the toolset can carry; Suggester/Editor rounds make each task need more steps."""
+one per task type the toolset can carry; Suggester/Editor rounds, reading a task and the
+conversation it gave, make it need more steps."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from taxonomies import RefinementGoal, Subcategory
 from teams.flows.outputs import SuggestionsOutput
 from teams.flows.refine import suggest_and_edit
 from teams.flows.runtime import Attempts, FlowEnv, SeedLog, json_hint, run_team, weighted_pick
+from teams.flows.types import Message
 from teams.skills.tool_use.checks import check_task
 from teams.skills.tool_use.prompts import PROMPTS
 from teams.skills.tool_use.schemas import (
@@ -66,28 +68,42 @@ async def write_tasks(
     return []
 
 
+def conversation_text(messages: list[Message]) -> str:
+    """A conversation as the Suggester and Editor read it: who said what, each call and its result."""
+    lines = []
+    for m in messages:
+        for call in m.tool_calls or []:
+            lines.append(f"assistant calls {call['function']['name']}({call['function']['arguments']})")
+        if m.role == "tool":
+            lines.append(f"tool {m.name} returned: {m.content}")
+        elif m.content:
+            lines.append(f"{m.role}: {m.content}")
+    return "\n".join(lines)
+
+
 async def refine_task(
-    env: FlowEnv, log: SeedLog, parent: ToolTask, tools: list[ToolSpec], goal: RefinementGoal,
-    suggester: Persona, editor: Persona,
+    env: FlowEnv, log: SeedLog, parent: ToolTask, conversation: list[Message], tools: list[ToolSpec],
+    goal: RefinementGoal, suggester: Persona, editor: Persona,
 ) -> list[ToolTask]:  # fmt: skip
-    """Suggester/Editor rounds toward the goal (more steps); each round's edit is a new task."""
-    rounds = env.settings.refinement_rounds
+    """Suggester/Editor rounds toward the goal (more steps), reading the task and the conversation
+    it gave; each suggestion the Editor implements is a new task, to be conversed again."""
+    rounds, count = env.settings.refinement_rounds, env.settings.suggestions_per_round
     if rounds == 0:
         return []
     edit_type = task_schema(parent.subcategory, tools, min_apis=len(parent.draft.apis))
     task = PROMPTS.render(
         "refine_task", toolset=toolset_text(tools), task_type=parent.subcategory, task=_task_text(parent.draft),
-        goal=goal, rounds=rounds, suggester=suggester.name, editor=editor.name,
-        suggestions_hint=json_hint(SuggestionsOutput), edit_hint=json_hint(edit_type),
+        conversation=conversation_text(conversation), goal=goal, rounds=rounds, count=count, suggester=suggester.name,
+        editor=editor.name, suggestions_hint=json_hint(SuggestionsOutput), edit_hint=json_hint(edit_type),
     )  # fmt: skip
 
-    def child(latest: ToolTask, edit: BaseModel, round_: int) -> ToolTask | None:
+    def child(latest: ToolTask, edit: BaseModel, round_: int, index: int, suggestion: str) -> ToolTask | None:
         if not isinstance(edit, ToolTaskDraft) or check_task(edit, parent.subcategory, tools):
             return None
         return ToolTask(
-            key=f"{parent.key.split('.')[0]}.{goal.name}{round_}", subcategory=parent.subcategory, draft=edit,
+            key=f"{parent.key.split('.')[0]}.{goal.name}{round_}-{index}", subcategory=parent.subcategory, draft=edit,
             writer=parent.writer, refinement_goal=goal.name, refinement_round=round_, parent=latest.key,
-            refined_by=[suggester.name, editor.name],
+            refined_by=[suggester.name, editor.name], suggestion=suggestion.strip() or None,
         )  # fmt: skip
 
     return await suggest_and_edit(

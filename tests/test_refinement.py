@@ -8,12 +8,17 @@ import json
 import random
 from collections import Counter
 
+import pytest
+
 from agents.personas import PersonaLibrary
 from retrieval.seeds import Seed, seed_id
 from teams.engine.seed import process_seed, seed_rng
 from teams.flows import FlowEnv, SeedLog, refine
+from teams.flows.checks.keys import key_problem
+from teams.flows.outputs import AnswerOutput
 from teams.flows.refine import goal_plan
 from teams.flows.seed import VERIFICATION, draw_personas
+from teams.flows.types import Instruction
 from teams.skills import get_skill
 from tests.fakes import answer_json, instructions_json, transform_json
 from tests.test_flows import PASSAGE, SEED, make_env, mc_instruction
@@ -157,3 +162,35 @@ async def test_a_teacher_who_disagrees_with_the_writers_key_drops_the_pair() -> 
     assert "'C'" in original.meta["dropped"]["detail"] and "'B'" in original.meta["dropped"]["detail"]
     assert [r.meta["instruction_key"] for r in kept] == ["main_idea-1.make_harder1-1"]  # refined pairs have no key
     assert counts == {"verification": 1}
+
+
+def _keyed(fmt: str, key: str, options: list[str] | None = None) -> Instruction:
+    return Instruction(
+        key="q-1", passage=PASSAGE, question="?", options=options or [], answer_key=key, subcategory="x",
+        answer_format=fmt, writer="w",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fmt", "key", "agrees", "disagrees"),
+    [
+        ("multiple_choice", "B", "B) ants", "C"),
+        ("true_false", "False", "False. The passage says otherwise.", "True"),
+        ("numeric", "60,000 bees", "60000", "6,000"),
+        ("fill_in_the_blank", "nectar", "Workers gather nectar.", "pollen"),
+        ("ordering", "C, A, B", "C -> A -> B", "A, C, B"),
+        ("matching", "1-B, 2-A, 3-C", "2 - A; 1 - B; 3 - C", "1-A, 2-B, 3-C"),
+    ],
+)
+def test_the_writers_key_is_read_per_format(fmt: str, key: str, agrees: str, disagrees: str) -> None:
+    inst = _keyed(fmt, key, ["bees", "ants", "wasps", "flies"] if fmt == "multiple_choice" else None)
+    assert key_problem(inst, AnswerOutput(explanation="", final_answer=agrees)) is None
+    verdict = key_problem(inst, AnswerOutput(explanation="", final_answer=disagrees))
+    assert verdict is not None and verdict[0] == "key disagreement"
+
+
+def test_an_unreadable_or_missing_key_is_not_verified() -> None:
+    mc = ["bees", "ants", "wasps", "flies"]
+    assert key_problem(_keyed("multiple_choice", "", mc), AnswerOutput(explanation="", final_answer="B")) is None
+    assert key_problem(_keyed("multiple_choice", "Z", mc), AnswerOutput(explanation="", final_answer="B")) is None
+    assert key_problem(_keyed("essay", "anything", None), AnswerOutput(explanation="", final_answer="other")) is None

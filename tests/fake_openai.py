@@ -31,6 +31,18 @@ class Faults:
 
 
 @dataclass
+class Capabilities:
+    """What the fake endpoint honours, to play servers that lack a feature: tools off refuses
+    requests with `tools` (400); forced tool choice off answers as if no tools were sent (as
+    llama.cpp's server does for many chat templates); a response format off is refused (400)."""
+
+    tools: bool = True
+    forced_tool_choice: bool = True
+    json_schema: bool = True
+    json_object: bool = True
+
+
+@dataclass
 class _Faker:
     """Schema-valid values with varied, readable strings."""
 
@@ -100,7 +112,9 @@ class FakeOpenAIServer:
         latency: float = 0.0,
         faults: Faults | None = None,
         model: str = "fake-model",
+        capabilities: Capabilities | None = None,
     ):
+        self.capabilities = capabilities or Capabilities()
         self.responder = responder or schema_responder
         self.latency = latency
         self.faults = faults or Faults()
@@ -200,6 +214,11 @@ class FakeOpenAIServer:
             self.requests.append(request)
         if request.get("stream"):
             return 400, _error("streaming is not supported by the fake server", "invalid_request_error"), {}
+        refused = self._refused(request)
+        if refused:
+            return 400, _error(refused, "invalid_request_error"), {}
+        if request.get("tools") and request.get("tool_choice") == "required" and not self.capabilities.forced_tool_choice:
+            request = {k: v for k, v in request.items() if k not in ("tools", "tool_choice")}
         if self.latency:
             time.sleep(self.latency)
         fault = self._draw()
@@ -241,6 +260,17 @@ class FakeOpenAIServer:
             },
             {},
         )
+
+
+    def _refused(self, request: dict[str, Any]) -> str | None:
+        kind = (request.get("response_format") or {}).get("type")
+        if request.get("tools") and not self.capabilities.tools:
+            return "tools are not supported by this model"
+        if kind == "json_schema" and not self.capabilities.json_schema:
+            return "response_format json_schema is not supported"
+        if kind == "json_object" and not self.capabilities.json_object:
+            return "response_format json_object is not supported"
+        return None
 
 
 class _Server(ThreadingHTTPServer):

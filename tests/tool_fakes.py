@@ -143,3 +143,52 @@ def tool_use_responder(request: dict[str, Any]) -> str | dict[str, Any]:
         value = {"string": "ok", "integer": 7, "number": 1.5, "boolean": True, "array": ["a"], "object": {"ok": True}}
         return json.dumps({"result": value.get(kind, {"ok": True})})
     return "plain answer"
+
+
+def _native_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The text turns of agents.models.tool_json back as tool calls and tool results."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        content = str(m.get("content") or "")
+        if m["role"] == "assistant" and content.startswith('{"tool_calls"'):
+            calls = json.loads(content)["tool_calls"]
+            out.append({"role": "assistant", "content": None, "tool_calls": [
+                {"id": f"call_t{i}", "type": "function",
+                 "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}} for i, c in enumerate(calls)]})  # fmt: skip
+        elif m["role"] == "user" and content.startswith("Result of "):
+            for line in re.findall(r"^Result of \w+ \(call [^)]*\): (.*?)(?=^Result of |\Z)", content, re.M | re.S):
+                out.append({"role": "tool", "content": line.strip(), "tool_call_id": "call_t"})
+        else:
+            out.append(m)
+    return out
+
+
+def tools_via_schema(native: Any) -> Any:
+    """A responder for an endpoint without tools, playing the same model as `native`: a request
+    whose schema is agents.models.tool_json's tool-call schema is answered as `native` answers
+    it with those tools, as that schema's JSON."""
+
+    def respond(request: dict[str, Any]) -> str | dict[str, Any]:
+        request = {**request, "messages": _native_messages(request["messages"])}
+        fmt = (request.get("response_format") or {}).get("json_schema") or {}
+        if fmt.get("name") != "tool_calls":
+            return native(request)
+        schema = fmt["schema"]
+        options = schema.get("anyOf", [schema])
+        calls_node = options[0]["properties"]["tool_calls"]["items"]
+        tools = [{"type": "function", "function": {"name": o["properties"]["name"]["enum"][0],
+                                                   "parameters": o["properties"]["arguments"]}}
+                 for o in calls_node.get("anyOf", [calls_node])]  # fmt: skip
+        inner = {k: v for k, v in request.items() if k != "response_format"} | {"tools": tools}
+        reply_schema = options[1] if len(options) > 1 else None
+        if reply_schema is not None and set(reply_schema.get("properties", {})) != {"reply"}:
+            inner["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "reply", "schema": {**reply_schema, "$defs": schema.get("$defs", {})}}}  # fmt: skip
+        answer = native(inner)
+        if isinstance(answer, dict) and answer.get("tool_calls"):
+            return json.dumps({"tool_calls": [{"name": c["function"]["name"], "arguments": json.loads(c["function"]["arguments"])}
+                                              for c in answer["tool_calls"]]})  # fmt: skip
+        text = str(answer.get("content") if isinstance(answer, dict) else answer)
+        return text if "response_format" in inner else json.dumps({"reply": text})
+
+    return respond

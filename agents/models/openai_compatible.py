@@ -22,6 +22,7 @@ from openai.resources.chat import AsyncChat, AsyncCompletions
 from openai.types.chat import ChatCompletion
 
 from agents.models.spec import ModelError, ModelSpec, Sampling
+from agents.models.tool_json import StructuredToolCalls
 from agents.models.wrapping import SchemaAsResponseFormat
 
 #: `create()` arguments that shape the HTTP request (its RequestOptions), not its body
@@ -80,7 +81,10 @@ def build_openai(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
     create_args = {"model": spec.model, "temperature": sampling.temperature, "top_p": sampling.top_p,
                    "max_tokens": sampling.max_tokens}  # fmt: skip
     autogen_client = BaseOpenAIChatCompletionClient(sdk, create_args=create_args, model_info=spec.model_info())
-    return SchemaAsResponseFormat(autogen_client)
+    client: ChatCompletionClient = SchemaAsResponseFormat(autogen_client)
+    if not spec.function_calling:
+        client = StructuredToolCalls(client)  # never AutoGen's "does not support function calling"
+    return client
 
 
 def _aiohttp_client() -> Any:

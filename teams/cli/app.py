@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 
 from teams.cli.export import export_command
 from teams.cli.index import index_app
+from teams.cli.models import models_app
 from teams.cli.personas import personas_app
 from teams.cli.run import run_command
 from teams.cli.runs import runs_app
@@ -43,6 +44,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(personas_app, name="personas")
 app.add_typer(skills_app, name="skills")
 app.add_typer(index_app, name="index")
+app.add_typer(models_app, name="models")
 
 
 def run_app() -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
+import warnings
+from typing import Any
 
 from loguru import logger
 
@@ -32,10 +35,38 @@ def quiet_autogen() -> None:
         autogen_logger.handlers = [_AutogenToRunLog()]
         autogen_logger.setLevel(logging.WARNING)
         autogen_logger.propagate = False
+    _autogen_warnings_to_run_log()
     from opentelemetry import trace
 
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):  # nobody set one
         trace.set_tracer_provider(trace.NoOpTracerProvider())  # AutoGen's runtimes and agents all ask it
+
+
+#: AutoGen's warnings about an endpoint's answers (its model name, finish reasons, token and cost
+#: estimates): its own words, whichever frame `warnings.warn` names
+_AUTOGEN_WARNING = re.compile(r"Resolved model mismatch|Finish reason mismatch|token/cost|cost estimation|Tool call function arguments")
+_shown: set[str] = set()
+
+
+def _autogen_warnings_to_run_log() -> None:
+    """AutoGen's warnings (e.g. "Resolved model mismatch: smollm2 != /path/model.gguf", when a
+    server reports its own model name) go to the run log once each, not to the terminal."""
+    show = warnings.showwarning
+    if getattr(show, "agentinstruct", False):
+        return
+
+    def to_run_log(
+        message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None
+    ) -> None:
+        text = str(message)
+        if "/autogen_" not in filename and not _AUTOGEN_WARNING.search(text):  # its packages: autogen_core, autogen_ext
+            show(message, category, filename, lineno, file, line)
+        elif text not in _shown:
+            _shown.add(text)
+            logger.bind(origin="autogen").debug("autogen warning: {}", text[:500])
+
+    to_run_log.agentinstruct = True  # type: ignore[attr-defined]
+    warnings.showwarning = to_run_log
 
 
 #: Python's cyclic garbage collector during a run (its defaults: 700, 10, 10)

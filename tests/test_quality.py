@@ -107,7 +107,7 @@ def test_state_is_rebuilt_from_the_run_folder_on_reopen(tmp_path: Path) -> None:
     gate.admit(outcome("s9", [record("s9-x", "Why do rivers flood in spring after the snow melts?", RIVERS, "s9")]))
 
     reopened = QualityGate(QualitySettings()).open(folder)  # a resumed run
-    assert reopened.index is not None and set(reopened.index.instructions.get(include=[])["ids"]) == {"s1-a"}
+    assert reopened.index is not None and reopened.index.ids() == {"s1-a"}
     again = commit(folder, reopened, outcome("s2", [
         record("s2-a", "Which statement best strengthens the claim about the colonies?", BEES, "s2"),
         record("s2-b", "which statement most strengthens the claim about colonies", BEES, "s2"),

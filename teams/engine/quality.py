@@ -2,10 +2,11 @@
 whose prompt overlaps a benchmark (decontamination).
 
 All of it happens when a seed's records are committed, which the run driver does one seed at a
-time, so concurrent seeds (or Ray workers) never race on it. Its state lives in the run folder
-(`dedup/`) and is derived from `records.jsonl`: reopening a run (resume) rebuilds the
-exact-duplicate hashes and reconciles the Chroma collection with the records actually kept, so
-nothing is kept twice and nothing is lost. Every dropped record says why in `meta.dropped`.
+time, so concurrent seeds (or Ray workers) never race on it. Its state is derived from
+`records.jsonl` and held in memory only (nothing of it is written, so nothing a process held can
+leak into the run folder): reopening a run (resume) rebuilds the exact-duplicate hashes and the
+near-duplicate index from the records actually kept, so nothing is kept twice and nothing is lost.
+Every dropped record says why in `meta.dropped`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -129,109 +131,138 @@ class Decontaminator:
 
 # --- near duplicates -------------------------------------------------------------------------
 
+INSTRUCTION_OVERLAP = 0.3  # word overlap (Jaccard) of two instructions below which they are not compared
+PASSAGE_OVERLAP = 0.5  # the same for passages (an LSH band threshold: pairs well below it are rarely found)
+PERMUTATIONS = 64
+EMBEDDINGS_KEPT = 20_000  # embeddings cached (by text) for the similarity check
+
+
+def _words(text: str) -> set[bytes]:
+    return {w.encode() for w in normalise(text).split()} or {b""}
+
+
+def _minhash(text: str) -> Any:
+    from datasketch import MinHash
+
+    signature = MinHash(num_perm=PERMUTATIONS, seed=1)
+    signature.update_batch(list(_words(text)))
+    return signature
+
+
+class _Entry(NamedTuple):
+    id: str
+    chain: str
+    instruction: str
+    signature: Any  # the instruction's MinHash
+    passage: str  # its context's key in NearDuplicateIndex.passages, "" if none
+
 
 class NearDuplicateIndex:
-    """The kept records' instruction and context embeddings, in two Chroma collections inside the
-    run folder (embedded with the bundled MiniLM, cosine space)."""
+    """The kept records' instructions and passages, in memory, rebuilt from the records on open.
 
-    def __init__(self, path: Path, threshold: float):
-        import chromadb
-        from chromadb.config import Settings
+    A cheap first pass finds the candidates: records whose passage shares enough words with this
+    one's (MinHash LSH over the distinct passages) and whose instruction does too (MinHash
+    estimate). Only those are embedded (the bundled MiniLM, each text once, cached by content)
+    and compared as before: cosine similarity of instructions, and of contexts, at or above the
+    threshold. Nothing is written to disk: the state is only ever derived from `records.jsonl`."""
 
-        from retrieval.embedding import BundledEmbeddingFunction
+    def __init__(self, threshold: float):
+        from datasketch import MinHashLSH
 
         self.threshold = threshold
-        client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
-        space: Any = {"hnsw": {"space": "cosine"}}
-        embedder: Any = BundledEmbeddingFunction()  # we pass our own vectors; this keeps Chroma's downloader away
-        self.instructions = client.get_or_create_collection(
-            "instructions", configuration=space, embedding_function=embedder
-        )
-        self.contexts = client.get_or_create_collection("contexts", configuration=space, embedding_function=embedder)
-        self.size = self.instructions.count()  # kept up to date here: no count query per record
+        self.passages: dict[str, tuple[str, list[_Entry]]] = {}  # key -> (text, entries)
+        self.passage_lsh = MinHashLSH(threshold=PASSAGE_OVERLAP, num_perm=PERMUTATIONS)
+        self.bare: dict[str, _Entry] = {}  # records without a context, by id
+        self.bare_lsh = MinHashLSH(threshold=INSTRUCTION_OVERLAP, num_perm=PERMUTATIONS)
+        self._signatures: OrderedDict[str, Any] = OrderedDict()  # passage key -> MinHash, recent only
+        self._vectors: OrderedDict[str, Any] = OrderedDict()
+        self.embedded = 0  # texts embedded, for the benchmark
 
-    def reconcile(self, kept: list[dict[str, Any]]) -> None:
-        """Make the collections hold exactly the kept records (a crash between an add and the
-        record's line, or records dropped by a resume, leave them out of step)."""
-        wanted = {r["id"]: r for r in kept}
-        present = set(self.instructions.get(include=[])["ids"])
-        stale = sorted(present - set(wanted))
-        if stale:
-            self.instructions.delete(ids=stale)
-            self.contexts.delete(ids=stale)
-            self.size -= len(stale)
-        missing = [wanted[i] for i in wanted if i not in present]
-        if missing:
-            self.add(missing, *self.embed(missing))
+    def probe(self, record: dict[str, Any]) -> _Entry:
+        context = context_text(record)
+        key = hashlib.sha256(normalise(context).encode()).hexdigest() if context else ""
+        if key and key not in self.passages:
+            self.passages[key] = (context, [])
+        instruction = instruction_text(record)
+        return _Entry(record["id"], chain_of(record), instruction, _minhash(instruction), key)
 
-    @staticmethod
-    def embed(records: list[dict[str, Any]]) -> tuple[list[list[float]], list[list[float]]]:
+    def _passage_signature(self, key: str) -> Any:
+        signature = self._signatures.get(key)
+        if signature is None:
+            signature = self._signatures[key] = _minhash(self.passages[key][0])
+            if len(self._signatures) > EMBEDDINGS_KEPT:
+                self._signatures.popitem(last=False)
+        return signature
+
+    def ids(self) -> set[str]:
+        """The kept records the index holds."""
+        return set(self.bare) | {e.id for _, entries in self.passages.values() for e in entries}
+
+    def add(self, entry: _Entry) -> None:
+        if not entry.passage:
+            self.bare[entry.id] = entry
+            self.bare_lsh.insert(entry.id, entry.signature, check_duplication=False)
+            return
+        entries = self.passages[entry.passage][1]
+        if not entries:
+            self.passage_lsh.insert(entry.passage, self._passage_signature(entry.passage), check_duplication=False)
+        entries.append(entry)
+
+    def candidates(self, entry: _Entry) -> list[_Entry]:
+        """Kept records of other chains whose instruction (and passage) share enough words."""
+        if entry.passage:
+            keys = self.passage_lsh.query(self._passage_signature(entry.passage))
+            found = [other for key in keys for other in self.passages[key][1]]
+        else:
+            found = [self.bare[i] for i in self.bare_lsh.query(entry.signature)]
+        return [
+            other
+            for other in found
+            if other.chain != entry.chain and entry.signature.jaccard(other.signature) >= INSTRUCTION_OVERLAP
+        ]
+
+    def _embed(self, texts: list[str]) -> list[Any]:
+        import numpy as np
+
         from retrieval.embedding import embed_texts
 
-        vectors = embed_texts([instruction_text(r) for r in records] + [context_text(r) or "-" for r in records])
-        return vectors[: len(records)], vectors[len(records) :]
+        keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+        if missing:
+            text_of = dict(zip(keys, texts, strict=True))
+            for key, vector in zip(missing, embed_texts([text_of[k] for k in missing]), strict=True):
+                self._vectors[key] = np.asarray(vector, dtype=np.float32)
+            self.embedded += len(missing)
+        vectors = []
+        for key in keys:
+            self._vectors.move_to_end(key)
+            vectors.append(self._vectors[key])
+        while len(self._vectors) > EMBEDDINGS_KEPT:
+            self._vectors.popitem(last=False)
+        return vectors
 
-    def add(self, records: list[dict[str, Any]], instructions: list[list[float]], contexts: list[list[float]]) -> None:
-        for start in range(0, len(records), 1000):
-            part = slice(start, start + 1000)
-            ids = [r["id"] for r in records[part]]
-            metadatas: Any = [{"chain": chain_of(r), "has_context": bool(context_text(r))} for r in records[part]]
-            self.instructions.add(ids=ids, embeddings=instructions[part], metadatas=metadatas)  # type: ignore[arg-type]
-            self.contexts.add(ids=ids, embeddings=contexts[part])  # type: ignore[arg-type]
-            self.size += len(ids)
-
-    def twin(self, record: dict[str, Any], instruction: list[float], context: list[float]) -> tuple[str, float] | None:
+    def twin(self, entry: _Entry) -> tuple[str, float] | None:
         """The kept record this one nearly duplicates (id, similarity), or None."""
-        if not self.size:
+        found = self.candidates(entry)
+        if not found:
             return None
-        other_chains: Any = {"chain": {"$ne": chain_of(record)}}
-        found = self.instructions.query(
-            query_embeddings=[instruction],  # type: ignore[arg-type]
-            n_results=min(NEIGHBOURS, self.size),
-            where=other_chains,
-            include=["distances", "metadatas"],
+        mine, *theirs = self._embed([entry.instruction] + [o.instruction for o in found])
+        close = sorted(
+            ((float(mine @ vector), other) for vector, other in zip(theirs, found, strict=True)),
+            key=lambda pair: -pair[0],
         )
-        ids, distances = found["ids"][0], (found["distances"] or [[]])[0]
-        metadatas = (found["metadatas"] or [[]])[0]
-        close = [(i, 1 - d, m) for i, d, m in zip(ids, distances, metadatas, strict=True) if 1 - d >= self.threshold]
-        if not close:
-            return None
-        has_context = bool(context_text(record))
-        stored = self.contexts.get(ids=[i for i, _, _ in close], include=["embeddings"])
-        context_of = dict(
-            zip(stored["ids"], stored["embeddings"] if stored["embeddings"] is not None else [], strict=True)
-        )
-        for other, similarity, meta in close:
-            if not has_context and not (meta or {}).get("has_context"):
-                return other, round(similarity, 4)
-            if has_context and (meta or {}).get("has_context"):
-                context_similarity = sum(a * b for a, b in zip(context, context_of[other], strict=True))
-                if context_similarity >= self.threshold:
-                    return other, round(min(similarity, float(context_similarity)), 4)
+        for similarity, other in close:
+            if similarity < self.threshold:
+                break
+            if not entry.passage:
+                return other.id, round(similarity, 4)
+            if other.passage == entry.passage:
+                return other.id, round(similarity, 4)
+            a, b = self._embed([self.passages[entry.passage][0], self.passages[other.passage][0]])
+            context_similarity = float(a @ b)
+            if context_similarity >= self.threshold:
+                return other.id, round(min(similarity, context_similarity), 4)
         return None
-
-
-def stored_instruction_embeddings(folder: RunFolder, ids: list[str]) -> list[list[float]] | None:
-    """The instruction embeddings the near-duplicate index already holds, if it holds them all."""
-    if not folder.dedup_path.is_dir():
-        return None
-    try:
-        import chromadb
-        from chromadb.config import Settings
-
-        from retrieval.embedding import BundledEmbeddingFunction
-
-        client = chromadb.PersistentClient(
-            path=str(folder.dedup_path), settings=Settings(anonymized_telemetry=False)
-        )
-        collection = client.get_collection("instructions", embedding_function=BundledEmbeddingFunction())  # type: ignore[arg-type]
-        stored = collection.get(ids=ids, include=["embeddings"])
-    except Exception:  # no index, or another version of it: embed instead
-        return None
-    if stored["embeddings"] is None or len(stored["ids"]) != len(ids):
-        return None
-    by_id = dict(zip(stored["ids"], stored["embeddings"], strict=True))
-    return [list(map(float, by_id[i])) for i in ids]
 
 
 # --- the gate --------------------------------------------------------------------------------
@@ -253,17 +284,18 @@ class QualityGate:
         if self.settings.dedup:
             self.seen = {exact_key(r): r["id"] for r in kept}
             if self.settings.near_duplicate_threshold < 1:
-                self.index = NearDuplicateIndex(folder.dedup_path, self.settings.near_duplicate_threshold)
-                self.index.reconcile(kept)
+                self.index = NearDuplicateIndex(self.settings.near_duplicate_threshold)
+                for record in kept:  # kept records are not near duplicates of each other: no check
+                    self.index.add(self.index.probe(record))
         return self
 
     def review(self, records: list[dict[str, Any]]) -> list[tuple[str, str] | None]:
         """For each record, in order, (why, detail) if it is dropped, else None; the kept ones
         join the state, so a later record of the same batch is compared with them too."""
         verdicts: list[tuple[str, str] | None] = []
-        embedded = self.index.embed(records) if self.index is not None and records else ([], [])
-        for position, record in enumerate(records):
+        for record in records:
             verdict: tuple[str, str] | None = None
+            entry: _Entry | None = None
             gram = self.decontaminator.match(record) if self.decontaminator else None
             key = exact_key(record)
             if gram is not None:
@@ -271,14 +303,15 @@ class QualityGate:
             elif self.settings.dedup and key in self.seen:
                 verdict = ("duplicate", f"same prompt as {self.seen[key]}")
             elif self.index is not None:
-                twin = self.index.twin(record, embedded[0][position], embedded[1][position])
+                entry = self.index.probe(record)
+                twin = self.index.twin(entry)
                 if twin is not None:
                     verdict = ("near_duplicate", f"similarity {twin[1]} to {twin[0]}")
             if verdict is None:
                 if self.settings.dedup:
                     self.seen[key] = record["id"]
-                if self.index is not None:
-                    self.index.add([record], [embedded[0][position]], [embedded[1][position]])
+                if self.index is not None and entry is not None:
+                    self.index.add(entry)
             verdicts.append(verdict)
         return verdicts
 

@@ -16,7 +16,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from retrieval.embedding import embed_texts
-from teams.engine.quality import stored_instruction_embeddings
 from teams.flows.types import SeedTranscript
 from teams.runfolder.folder import RunFolder
 from teams.runfolder.records import instruction_text
@@ -98,9 +97,7 @@ def diversity(folder: RunFolder, records: list[dict[str, Any]]) -> float | None:
         return None
     import numpy as np
 
-    vectors = stored_instruction_embeddings(folder, [r["id"] for r in records])
-    if vectors is None:
-        vectors = embed_texts([instruction_text(r) for r in records])
+    vectors = embed_texts([instruction_text(r) for r in records])
     matrix = np.asarray(vectors, dtype=np.float64)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     n = len(matrix)

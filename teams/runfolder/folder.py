@@ -25,7 +25,6 @@ DROPPED = "dropped.jsonl"
 TRANSCRIPTS = "transcripts"
 LOG = "run.log"
 CACHE = "cache"
-DEDUP = "dedup"
 EXPORT = "export"
 VIEW = "view.html"
 
@@ -82,10 +81,6 @@ class RunFolder:
     @property
     def cache_path(self) -> Path:
         return self.path / CACHE
-
-    @property
-    def dedup_path(self) -> Path:
-        return self.path / DEDUP
 
     @property
     def export_path(self) -> Path:

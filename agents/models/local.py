@@ -183,9 +183,13 @@ def _tool_grammar(schemas: Sequence[ToolSchema], reply: dict[str, Any] | None) -
         }
         for schema in schemas
     ]
+    defs = None
     if reply is not None:
+        reply = dict(reply)
+        defs = reply.pop("$defs", None)  # a structured reply's refs point at the root: its defs go there
         options.append(reply)
-    return options[0] if len(options) == 1 else {"anyOf": options}
+    grammar = options[0] if len(options) == 1 else {"anyOf": options}
+    return {**grammar, "$defs": defs} if defs else grammar
 
 
 _REPLY = {"type": "object", "properties": {"reply": {"type": "string"}}, "required": ["reply"]}

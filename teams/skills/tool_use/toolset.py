@@ -1,6 +1,7 @@
 """Tool use's content transformation: the code seed becomes a documented toolset. An API extractor
 documents the seed's public functions; an API retriever calls its search tool (a FunctionTool over
-the code index) and documents the related code it finds; where the index gives nothing relevant,
+the code index) as many times as it needs, each query written after reading the last results,
+and documents the related code it finds; where the index gives nothing relevant,
 a library reconstructor imagines the sibling APIs the library most likely has."""
 
 from __future__ import annotations
@@ -83,27 +84,41 @@ async def extract_apis(env: FlowEnv, log: SeedLog, seed: Seed, extractor: Person
 async def retrieve_apis(
     env: FlowEnv, log: SeedLog, tools: list[ToolSpec], index: CodeIndex, retriever: Persona
 ) -> tuple[list[ToolSpec], list[Hit]]:
-    """The retriever searches the index with its tool and documents what it found; returns the
-    APIs it added (only ones naming code the search returned) and the related hits."""
+    """The retriever searches the index with its tool as many times as it needs (at most
+    `max_searches`), each query written after reading what the last ones returned, then
+    documents what it found; it must search once and stops when it answers without a call.
+    Returns the APIs it added (only ones naming code the search returned) and the related hits."""
     searched: list[Hit] = []
+    limit = env.settings.max_searches
+    calls = 0
 
     async def search_code(query: str) -> str:
-        """Search the code index by meaning; returns the nearest functions, classes and methods with file:line."""
-        hits = await asyncio.to_thread(index.query, query, SEARCH_K + len(tools))
-        hits = [h for h in hits if all(_key(h.name) != _key(t.name) for t in tools)][:SEARCH_K]
+        """Search the code index by meaning; returns the nearest functions, classes and methods (file:line) not returned before."""
+        nonlocal calls
+        calls += 1
+        if calls > limit:
+            return f"search limit reached ({limit} searches): document what you have found"
+        seen = {h.location for h in searched}
+        hits = await asyncio.to_thread(index.query, query, SEARCH_K + len(tools) + len(seen))
+        hits = [h for h in hits if h.location not in seen and all(_key(h.name) != _key(t.name) for t in tools)]
+        hits = hits[:SEARCH_K]
         searched.extend(hits)
         if not hits:
-            return "no results"
+            return "no new results"
         return "\n\n".join(
             f"{h.name} ({h.kind}) at {h.location}, distance {h.distance:.2f}:\n{h.text[:700]}" for h in hits
         )
 
-    task = PROMPTS.render("retrieve", toolset=toolset_text(tools), json_hint=json_hint(ApiListOutput))
+    task = PROMPTS.render(
+        "retrieve", toolset=toolset_text(tools), max_searches=limit, json_hint=json_hint(ApiListOutput)
+    )
     attempts = Attempts(env, log, "content_transformation", "retrieve_apis")
     for record in attempts:
         searched.clear()
+        calls = 0
         search = FunctionTool(search_code, description=search_code.__doc__ or "", name="search_code", strict=True)
-        agent = build_agent(retriever, env.pool, ApiListOutput, {"skill": env.skill}, tools=[search], force_tools=True)
+        agent = build_agent(retriever, env.pool, ApiListOutput, {"skill": env.skill}, tools=[search],
+                            force_tools=True, max_tool_iterations=limit)  # fmt: skip
         outputs = await run_team([agent], [ApiListOutput], task, 1, record)
         if not searched and not any(m.type == "ToolCallExecutionEvent" for m in record.messages):
             attempts.reject("the retriever did not call search_code")

@@ -7,8 +7,10 @@ malformed JSON) drawn from a seeded RNG so runs are reproducible. Standard libra
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -113,7 +115,9 @@ class FakeOpenAIServer:
         faults: Faults | None = None,
         model: str = "fake-model",
         capabilities: Capabilities | None = None,
+        port: int = 0,
     ):
+        self.port = port  # 0: any free port; kept once bound, so a server closed and started again is back on it
         self.capabilities = capabilities or Capabilities()
         self.responder = responder or schema_responder
         self.latency = latency
@@ -174,16 +178,19 @@ class FakeOpenAIServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
 
-        self._httpd = _Server(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        self._httpd = _Server(("127.0.0.1", self.port), Handler)
+        self.port = self._httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
     def close(self) -> None:
+        """Stop listening and cut the open connections: to clients, the endpoint is gone (refused)."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+            self._httpd.cut_connections()
             self._httpd = None
 
     def __enter__(self) -> FakeOpenAIServer:
@@ -276,6 +283,29 @@ class FakeOpenAIServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # the default backlog of 5 resets connections when hundreds open at once
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self.connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def cut_connections(self) -> None:
+        """Keep-alive connections outlive serve_forever: a server that is gone closes them too."""
+        with self._connections_lock:
+            connections, self.connections = list(self.connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 def _error(message: str, code: str) -> dict[str, Any]:

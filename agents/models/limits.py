@@ -23,6 +23,7 @@ from autogen_core.tools import Tool, ToolSchema
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.models.outage import EndpointDown, EndpointError, Outage, describe, is_auth
 from agents.models.wrapping import WrappedClient
 
 MIN_FACTOR = 0.02  # the adaptive rate never drops below 2% of the configured limits
@@ -113,8 +114,10 @@ class TokenBucket:
 class EndpointLimiter:
     """The shared state of one endpoint; every client of that endpoint acquires a slot here."""
 
-    def __init__(self, name: str, limits: EndpointLimits, clock: Clock | None = None):
+    def __init__(self, name: str, limits: EndpointLimits, clock: Clock | None = None, outage: Outage | None = None):
         self.name = name
+        self.outage = outage  # None: a call that runs out of retries fails, whatever the reason
+        self.last_success = -1e18
         self.limits = limits
         self.clock = clock or RealClock()
         self.factor = 1.0  # the adaptive share of the configured limits
@@ -133,6 +136,8 @@ class EndpointLimiter:
         return max(1, int(self.limits.max_in_flight * self.factor))
 
     async def acquire(self, tokens: float) -> None:
+        if self.outage is not None:
+            await self.outage.hold()  # new work waits while the endpoint is down
         while True:
             wait = self.open_until - self.clock.now()
             if wait > 0:
@@ -171,6 +176,9 @@ class EndpointLimiter:
 
     def succeeded(self, token_correction: float = 0.0) -> None:
         self.failures_in_a_row = 0
+        self.last_success = self.clock.now()
+        if self.outage is not None:
+            self.outage.up()
         self.factor = min(1.0, self.factor + RECOVERY_PER_SUCCESS)
         if self._tpm:
             self._tpm.adjust(token_correction)
@@ -188,7 +196,7 @@ class EndpointLimiter:
             self.breaker_opened += 1
             self.failures_in_a_row = 0
             self.factor = MIN_FACTOR  # half-open: the first calls after the pause go one at a time
-            logger.warning(
+            logger.info(
                 "endpoint {}: {} failures in a row, pausing {:.0f}s", self.name, self.limits.breaker_failures,
                 self.limits.breaker_pause,
             )  # fmt: skip
@@ -234,14 +242,38 @@ class LimitedClient(WrappedClient):
     ) -> CreateResult:
         limiter = self.limiter
         estimate = estimate_tokens(messages, self.max_tokens) if limiter.limits.tokens_per_minute else 0.0
+        first_failure, rounds = limiter.clock.now(), 0
+        while True:
+            try:
+                return await self._attempts(
+                    estimate, messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                    extra_create_args=extra_create_args, cancellation_token=cancellation_token,
+                )  # fmt: skip
+            except EndpointDown:
+                raise
+            except Exception as error:
+                reason = describe(error)
+                if reason is None:
+                    raise  # not the endpoint's failure: the flows' bounded attempts deal with it
+                outage = limiter.outage
+                # no outage handling, or the endpoint answers other calls: this request is the trouble
+                if outage is None or (rounds and limiter.last_success > first_failure):
+                    if isinstance(error, openai.APIStatusError | TimeoutError):
+                        raise
+                    raise EndpointError(f"endpoint {limiter.name}: {reason}") from error
+                if is_auth(error):
+                    raise outage.give_up(reason) from None
+                await outage.wait(reason)  # back: a fresh round of retries; gone: EndpointDown
+                rounds += 1
+
+    async def _attempts(self, estimate: float, messages: Sequence[LLMMessage], **kwargs: Any) -> CreateResult:
+        """One call and its capped retries on transient errors and overload."""
+        limiter = self.limiter
         for attempt in range(self.max_retries + 1):
             await limiter.acquire(estimate)
             try:
                 async with asyncio.timeout(self.timeout):  # no task per call, unlike wait_for
-                    result = await self.inner.create(
-                        messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
-                        extra_create_args=extra_create_args, cancellation_token=cancellation_token,
-                    )  # fmt: skip
+                    result = await self.inner.create(messages, **kwargs)
             except Exception as error:
                 kind = classify(error)
                 if kind is None:
@@ -249,7 +281,7 @@ class LimitedClient(WrappedClient):
                 limiter.failed(kind)
                 if attempt == self.max_retries:
                     if isinstance(error, TimeoutError):
-                        raise TimeoutError(f"no answer from {limiter.name} within {self.timeout:g}s") from None
+                        raise TimeoutError(f"no answer from {limiter.name} within {self.timeout:g}s") from error
                     raise
                 delay = limiter.backoff(attempt, retry_after(error))
             else:

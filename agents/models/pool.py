@@ -13,7 +13,8 @@ from collections.abc import Callable
 from autogen_core.models import ChatCompletionClient
 
 from agents.models.cache import CachedClient, RequestCache
-from agents.models.limits import EndpointLimiter, LimitedClient
+from agents.models.limits import EndpointLimiter, LimitedClient, RealClock
+from agents.models.outage import EndpointDown, Outage, http_probe
 from agents.models.spec import ModelSpec, Sampling
 from agents.models.usage import MeteredClient, UsageMeter
 
@@ -57,12 +58,14 @@ class ModelPool:
         *,
         cache: RequestCache | None = None,
         meter: UsageMeter | None = None,
+        down_after: float = 300.0,
     ):
         if "default" not in specs:
             specs = {**specs, "default": ModelSpec()}
         self.specs = specs
         self.cache = cache
         self.meter = meter
+        self.down_after = down_after  # seconds an endpoint may stay down before the run stops
         self._factory = factory
         self._clients: dict[str, ChatCompletionClient] = {}
         self._metered: dict[str, ChatCompletionClient] = {}
@@ -74,8 +77,15 @@ class ModelPool:
     def limiter_for(self, spec: ModelSpec) -> EndpointLimiter:
         """The first spec that names an endpoint sets its limits."""
         if spec.endpoint not in self.limiters:
-            self.limiters[spec.endpoint] = EndpointLimiter(spec.endpoint, spec.limits)
+            url = spec.endpoint.rsplit("#", 1)[0]
+            clock = RealClock()
+            outage = Outage(spec.model, url, self.down_after, http_probe(url, spec.api_key_env), clock)
+            self.limiters[spec.endpoint] = EndpointLimiter(spec.endpoint, spec.limits, clock, outage)
         return self.limiters[spec.endpoint]
+
+    def endpoint_down(self) -> EndpointDown | None:
+        """The first endpoint this run gave up on, if any."""
+        return next((lim.outage.gone for lim in self.limiters.values() if lim.outage and lim.outage.gone), None)
 
     def _build(self, spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
         client = self._factory(spec, sampling)

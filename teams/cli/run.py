@@ -2,7 +2,8 @@
 behind every skill's team script (`python -m teams.skills.<skill>`).
 
 Exit codes: 0 completed, 3 completed with some seeds failed, 1 no seed succeeded, 2 bad input,
-4 stopped by --max-cost/--max-tokens, 130 stopped by Ctrl-C (what was done is kept).
+4 stopped by --max-cost/--max-tokens, 5 stopped because an endpoint stayed unreachable, 130 stopped by
+Ctrl-C (what was done is kept).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from teams.flows.errors import one_line
 from teams.runfolder.folder import SeedOutcome
 from teams.runfolder.info import RunInfo
 
-EXIT_BY_STATUS = {"completed": 0, "completed_with_failures": 3, "failed": 1, "stopped": 130, "budget_reached": 4}
+EXIT_BY_STATUS = {"completed": 0, "completed_with_failures": 3, "failed": 1, "stopped": 130, "budget_reached": 4,
+                  "endpoint_down": 5}  # fmt: skip
 
 
 def choose_processor(run: PreparedRun, ray: str | None) -> SeedProcessor | None:
@@ -134,6 +136,8 @@ def execute_run(
     if dry_run:
         out_console.print(dry_run_estimate(info, before=len(prepared.committed)), soft_wrap=True)
         raise typer.Exit(0)
+    if info.status == "endpoint_down":
+        fail(info.stop_reason or "an endpoint is unreachable", code=EXIT_BY_STATUS["endpoint_down"])
     if info.stop_reason and info.status != "stopped":
         err_console.print(f"stopped: {info.stop_reason}; carry on with: agentinstruct run --resume {info.run_id}")
     if info.status == "failed":

@@ -49,6 +49,9 @@ class RunConfig(BaseModel):
     index: Path | None = Field(None, description="the code index tool use searches (None: its default folder)")
     prices: dict[str, Price] = Field(default_factory=dict, description="per model label, $ per 1M tokens")
     budget: Budget = Field(default_factory=Budget)
+    endpoint_down_after: float = Field(
+        300.0, gt=0, description="seconds an endpoint may stay unreachable (new work paused, probed) before the run stops"
+    )
     cache: bool = Field(True, description="the persistent request cache (--no-cache: off)")
     cache_dir: Path | None = Field(None, description="None: the run folder's cache/; share one to reuse calls across runs")
 

@@ -102,6 +102,8 @@ async def run_pipeline(
         on_start(info)
 
     budget_hit = asyncio.Event()
+    down_hit = asyncio.Event()  # an endpoint stayed down past endpoint_down_after
+    down_reason: list[str] = []
     admit_lock = asyncio.Lock()
     run.meter.on_budget = lambda reason: budget_hit.set()
     if run.meter.budget_reason:
@@ -132,7 +134,7 @@ async def run_pipeline(
             on_seed(outcome, info)
 
     async def worker() -> None:
-        while not budget_hit.is_set():
+        while not budget_hit.is_set() and not down_hit.is_set():
             try:
                 seed = queue.get_nowait()
             except asyncio.QueueEmpty:
@@ -142,6 +144,10 @@ async def run_pipeline(
                 outcome = await processor(seed)
             else:
                 outcome = await process_one(envs[skill_name], run.skills[skill_name], seed, config.seed)
+            if outcome.endpoint_down:  # not this seed's failure: no line, so a resume runs it
+                down_reason.append(outcome.endpoint_down)
+                down_hit.set()
+                return
             async with admit_lock:  # one seed at a time through the gate, in commit order
                 # Duplicates and contaminated records out, counted. Near-duplicate search embeds
                 # every record: in a thread, so the other seeds' model calls go on meanwhile.
@@ -156,16 +162,21 @@ async def run_pipeline(
         workers = [asyncio.ensure_future(worker()) for _ in range(min(in_flight, len(seeds)))]
         all_done = asyncio.gather(*workers)
         budget_wait = asyncio.ensure_future(budget_hit.wait())
+        down_wait = asyncio.ensure_future(down_hit.wait())
         try:
-            waiting: list[asyncio.Future[Any]] = [all_done, budget_wait]
+            waiting: list[asyncio.Future[Any]] = [all_done, budget_wait, down_wait]
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
             budget_wait.cancel()
-            if not all_done.done():  # the budget: seeds in flight are dropped, done again on resume
+            down_wait.cancel()
+            if not all_done.done():  # budget or endpoint: seeds in flight are dropped, done again on resume
                 all_done.cancel()
                 await asyncio.gather(all_done, return_exceptions=True)
         totals = info.totals
-        if budget_hit.is_set():
+        if down_hit.is_set():
+            info.status, info.stop_reason = "endpoint_down", down_reason[0]
+            logger.info("run {} stopped: {}", run_id, down_reason[0])
+        elif budget_hit.is_set():
             info.status, info.stop_reason = "budget_reached", run.meter.budget_reason
             logger.warning("run {} stopped: {}", run_id, run.meter.budget_reason)
         else:

@@ -141,6 +141,7 @@ class PreparedRun:
         self.pool = pool or ModelPool(dict(config.models))
         self.pool.cache = RequestCache(cache_dir) if config.cache else None
         self.pool.meter = self.meter
+        self.pool.down_after = config.endpoint_down_after
         for role in self.roles:  # a missing key or package fails here, before any work
             self.pool.client_for(role, Sampling())
         if config.flow.judge_threshold > 0:

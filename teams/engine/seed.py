@@ -25,8 +25,13 @@ def seed_rng(run_seed: int, seed: Seed) -> random.Random:
 
 
 async def process_one(env: FlowEnv, skill: Skill, seed: Seed, run_seed: int) -> SeedOutcome:
-    """One seed of a run; never raises for a model's failure."""
-    return await process_seed(env, skill, seed, seed_rng(run_seed, seed))
+    """One seed of a run; never raises for a model's failure. A seed that ends after the run gave
+    up on an endpoint says so (`endpoint_down`): what it has is not its work, and it is not committed."""
+    outcome = await process_seed(env, skill, seed, seed_rng(run_seed, seed))
+    down = env.pool.endpoint_down()
+    if down is not None:
+        outcome.endpoint_down = str(down)
+    return outcome
 
 
 async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Random) -> SeedOutcome:

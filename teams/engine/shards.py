@@ -85,7 +85,9 @@ class SeedWorker:
         self.config = RunConfig.model_validate_json(config_json)
         self.meter = UsageMeter(self.config.prices)
         cache = RequestCache(Path(cache_dir)) if cache_dir else None
-        self.pool = ModelPool(dict(self.config.models), cache=cache, meter=self.meter)
+        self.pool = ModelPool(
+            dict(self.config.models), cache=cache, meter=self.meter, down_after=self.config.endpoint_down_after
+        )
         skill_set = SkillSet(self.config)
         self.skills = skill_set.skills
         # what a skill's own flows share (tool use: the code index, which the driver brought up to date)

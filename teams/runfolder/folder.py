@@ -52,6 +52,7 @@ class SeedOutcome(BaseModel):
     status: SeedStatus
     transcript: SeedTranscript
     dropped: list[Record] = Field(default_factory=list, description="candidates not kept; meta.dropped says why")
+    endpoint_down: str | None = Field(None, description="the run gave up on an endpoint meanwhile: not committed")
 
 
 class RunFolder:

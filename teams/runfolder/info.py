@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 
 from agents.models.usage import UsageMeter
 
-RunStatus = Literal["running", "completed", "completed_with_failures", "failed", "stopped", "budget_reached"]
+RunStatus = Literal[
+    "running", "completed", "completed_with_failures", "failed", "stopped", "budget_reached", "endpoint_down"
+]
 
 
 def now() -> str:

@@ -20,6 +20,7 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,10 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from agents.models.wrapping import WrappedClient, schema_of
+
+#: set for a seed run again after it failed (--retry-failed): its calls are made anew, not replayed
+#: (they are still stored); a context variable, so it reaches every agent task the seed starts
+FRESH_ANSWERS: ContextVar[bool] = ContextVar("fresh_answers", default=False)
 
 #: requests whose occurrence count is kept (least recently made forgotten first): about 20 MiB
 RECENT_REQUESTS = 100_000
@@ -127,7 +132,7 @@ class CachedClient(WrappedClient):
         key = self.cache.next_key(
             request_hash(self.identity, messages, tools, tool_choice, json_output, extra_create_args)
         )
-        cached = self.cache.get(key)
+        cached = None if FRESH_ANSWERS.get() else self.cache.get(key)
         if cached is not None:
             return cached
         result = await self.inner.create(

@@ -78,12 +78,13 @@ def _progress_columns() -> list[Any]:
 
 
 def execute_run(
-    config: RunConfig, *, resume: bool = False, dry_run: bool = False, sample: int = 3, ray: str | None = None
+    config: RunConfig, *, resume: bool = False, dry_run: bool = False, sample: int = 3, ray: str | None = None,
+    retry_failed: bool = False,
 ) -> None:
     """Validate, then run with a progress bar; print the summary; exit with the run's status code."""
     if ray is not None and config.workers > 1:
         fail("--ray and --workers do not go together: Ray runs one worker per CPU of its cluster")
-    prepared = guarded(lambda: PreparedRun(config, resume=resume))
+    prepared = guarded(lambda: PreparedRun(config, resume=resume, retry_failed=retry_failed))
     processor = guarded(lambda: choose_processor(prepared, ray))
     logger.remove()
     logger.add(lambda m: err_console.print(Text(str(m).rstrip())), level="WARNING", format="{level}: {message}")
@@ -254,6 +255,9 @@ def run_command(
     resume: Annotated[
         str | None, typer.Option("--resume", help="Carry on an interrupted run (its id): committed seeds are skipped.")
     ] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="With --resume: run the seeds that failed again (only those).")
+    ] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use the request cache.")] = False,
     max_cost: Annotated[
         float | None, typer.Option("--max-cost", help="Stop cleanly once this many US dollars are spent.")
@@ -303,8 +307,10 @@ def run_command(
     }
     if resume is not None:
         config = guarded(lambda: resume_config(out, resume, overrides))
-        execute_run(config, resume=True, dry_run=dry_run, sample=sample, ray=ray)
+        execute_run(config, resume=True, dry_run=dry_run, sample=sample, ray=ray, retry_failed=retry_failed)
         return
+    if retry_failed:
+        fail("--retry-failed goes with --resume RUN_ID")
     if seeds is None:
         fail("give a skill and --seeds, or --resume RUN_ID")
     name, weights = guarded(lambda: chosen_skills(skill, skills))

@@ -143,7 +143,9 @@ async def run_pipeline(
             if processor is not None:
                 outcome = await processor(seed)
             else:
-                outcome = await process_one(envs[skill_name], run.skills[skill_name], seed, config.seed)
+                outcome = await process_one(
+                    envs[skill_name], run.skills[skill_name], seed, config.seed, fresh=seed.id in run.retried
+                )
             if outcome.endpoint_down:  # not this seed's failure: no line, so a resume runs it
                 down_reason.append(outcome.endpoint_down)
                 down_hit.set()

@@ -96,7 +96,9 @@ class PreparedRun:
     """A run whose inputs were all validated: skill, taxonomy, personas, seeds, models, folder name.
     With `resume`, the run folder exists: it is repaired and its committed seeds are skipped."""
 
-    def __init__(self, config: RunConfig, pool: ModelPool | None = None, *, resume: bool = False):
+    def __init__(
+        self, config: RunConfig, pool: ModelPool | None = None, *, resume: bool = False, retry_failed: bool = False
+    ):
         self.config = config
         self.resume = resume
         self.skill_set = SkillSet(config)
@@ -123,10 +125,14 @@ class PreparedRun:
                 raise PersonaError(f"skill '{name}' has no persona with role 'judge' (or set flow.judge_threshold: 0)")
         self.run_id = config.run_id or new_run_id(config.skill)
         self.committed: list[SeedStatus] = []
+        self.retried: set[str] = set()  # failed seeds run again (--retry-failed)
         if resume:
             folder = RunFolder.open(config.out, self.run_id)
-            fixed = repair(folder)
+            fixed = repair(folder, retry_failed=retry_failed)
             self.committed = fixed.seeds
+            self.retried = set(fixed.retried)
+            if fixed.retried:
+                logger.info("resume {}: {} failed seeds run again", self.run_id, len(fixed.retried))
             if fixed.torn_lines or fixed.orphan_records or fixed.duplicates:
                 logger.info(
                     "resume {}: removed {} torn lines, {} records of unfinished seeds, {} duplicates",

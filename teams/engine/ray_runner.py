@@ -53,7 +53,7 @@ class RayProcessor(Shards):
         config_json = share_limits(run.config, workers).model_dump_json()
         actor = ray.remote(num_cpus=1)(SeedWorker)
         self.actors: list[Any] = [
-            actor.remote(config_json, run.run_id, str(cache.directory) if cache is not None else None)
+            actor.remote(config_json, run.run_id, str(cache.directory) if cache is not None else None, sorted(run.retried))
             for _ in range(workers)
         ]
         self.ray = ray

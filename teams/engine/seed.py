@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from typing import Literal
 
+from agents.models.cache import FRESH_ANSWERS
 from retrieval.seeds import Seed
 from teams.flows.judge import judge_records, pick_judge
 from teams.flows.runtime import FlowEnv, SeedLog
@@ -24,10 +25,15 @@ def seed_rng(run_seed: int, seed: Seed) -> random.Random:
     return random.Random(f"{run_seed}:{seed.id}")
 
 
-async def process_one(env: FlowEnv, skill: Skill, seed: Seed, run_seed: int) -> SeedOutcome:
+async def process_one(env: FlowEnv, skill: Skill, seed: Seed, run_seed: int, fresh: bool = False) -> SeedOutcome:
     """One seed of a run; never raises for a model's failure. A seed that ends after the run gave
-    up on an endpoint says so (`endpoint_down`): what it has is not its work, and it is not committed."""
-    outcome = await process_seed(env, skill, seed, seed_rng(run_seed, seed))
+    up on an endpoint says so (`endpoint_down`): what it has is not its work, and it is not committed.
+    A `fresh` seed (one that failed, run again) makes its calls anew: the cache holds its failed answers."""
+    token = FRESH_ANSWERS.set(fresh)
+    try:
+        outcome = await process_seed(env, skill, seed, seed_rng(run_seed, seed))
+    finally:
+        FRESH_ANSWERS.reset(token)
     down = env.pool.endpoint_down()
     if down is not None:
         outcome.endpoint_down = str(down)

@@ -76,13 +76,14 @@ class SeedWorker:
     """One worker (a process here, or a Ray actor): the run's skills, personas and models, built once
     from the driver's config, as the driver built them."""
 
-    def __init__(self, config_json: str, run_id: str, cache_dir: str | None):
+    def __init__(self, config_json: str, run_id: str, cache_dir: str | None, fresh: Sequence[str] = ()):
         # the driver logs: a worker keeps its lines (info and up) for its next answer
         self.log: list[str] = []
         logger.remove()
         logger.add(lambda line: self.log.append(line.rstrip("\n")), level="INFO", format="{level}\t{message}")
         quiet_autogen()
         self.config = RunConfig.model_validate_json(config_json)
+        self.fresh = set(fresh)  # failed seeds run again: their calls are made anew
         self.meter = UsageMeter(self.config.prices)
         cache = RequestCache(Path(cache_dir)) if cache_dir else None
         self.pool = ModelPool(
@@ -95,7 +96,9 @@ class SeedWorker:
         collect_less()  # this process is the run's
 
     async def process(self, seed: Seed, skill: str) -> WorkerAnswer:
-        outcome = await process_one(self.envs[skill], self.skills[skill], seed, self.config.seed)
+        outcome = await process_one(
+            self.envs[skill], self.skills[skill], seed, self.config.seed, fresh=seed.id in self.fresh
+        )
         usage, self.meter.rows = self.meter.snapshot(), {}  # what this worker used since its last answer
         log = self.log.copy()  # the sink holds this list: emptied, not replaced
         self.log.clear()

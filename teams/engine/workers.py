@@ -84,13 +84,15 @@ class Channel:
         self.connection.close()
 
 
-def serve(connection: Connection, config_json: str, run_id: str, cache_dir: str | None) -> None:
+def serve(
+    connection: Connection, config_json: str, run_id: str, cache_dir: str | None, fresh: list[str] | None = None
+) -> None:
     """A worker process's main: (ticket, seed, skill) in, (ticket, WorkerAnswer, error) out,
     until the driver closes the pipe (or dies)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle; it closes the pipe
     try:
         try:
-            worker = SeedWorker(config_json, run_id, cache_dir)
+            worker = SeedWorker(config_json, run_id, cache_dir, fresh or [])
         except Exception as error:  # the driver validated the same config, so this is rare: one line, no traceback
             connection.send(one_line(error))
             raise SystemExit(1) from None
@@ -135,6 +137,7 @@ class LocalWorkers(Shards):
         self.run_id = run.run_id
         cache = run.pool.cache
         self.cache_dir = str(cache.directory) if cache is not None else None
+        self.fresh = sorted(run.retried)
         self.in_flight = run.config.concurrency  # the driver keeps `concurrency` seeds in flight over all workers
         self.processes: list[Any] = []
         self.connections: list[Connection] = []
@@ -156,7 +159,7 @@ class LocalWorkers(Shards):
             for index in range(self.count):
                 ours, theirs = context.Pipe()
                 process = context.Process(
-                    target=serve, args=(theirs, self.config_json, self.run_id, self.cache_dir),
+                    target=serve, args=(theirs, self.config_json, self.run_id, self.cache_dir, self.fresh),
                     name=f"agentinstruct-worker-{index}", daemon=True,
                 )  # fmt: skip
                 process.start()

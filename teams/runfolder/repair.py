@@ -27,6 +27,7 @@ class Repair(BaseModel):
     torn_lines: int = 0
     orphan_records: int = 0
     duplicates: int = 0
+    retried: list[str] = []  # failed seeds whose lines were removed, to be run again (--retry-failed)
 
 
 def _whole_lines(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], int]:
@@ -49,8 +50,9 @@ def _whole_lines(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], int]:
     return rows, torn
 
 
-def repair(folder: RunFolder) -> Repair:
-    """Keep the seeds that were committed, once each, and exactly their records."""
+def repair(folder: RunFolder, retry_failed: bool = False) -> Repair:
+    """Keep the seeds that were committed, once each, and exactly their records. With
+    `retry_failed`, the lines of failed seeds go too (a failed seed has no records), so they run again."""
     seed_rows, torn_seeds = _whole_lines(folder.seeds_path)
     seen: set[str] = set()
     kept_seeds: list[tuple[str, SeedStatus]] = []
@@ -62,6 +64,10 @@ def repair(folder: RunFolder) -> Repair:
             continue
         seen.add(status.id)
         kept_seeds.append((line, status))
+    retried = [status.id for _, status in kept_seeds if retry_failed and status.status == "failed"]
+    if retried:
+        kept_seeds = [(line, status) for line, status in kept_seeds if status.status != "failed"]
+        seen -= set(retried)
 
     record_rows, torn_records = _whole_lines(folder.records_path)
     kept_records: list[str] = []
@@ -79,7 +85,7 @@ def repair(folder: RunFolder) -> Repair:
         record_ids.add(record_id)
         kept_records.append(line)
 
-    if torn_seeds or duplicates:
+    if torn_seeds or duplicates or retried:
         rewrite_lines(folder.seeds_path, [line for line, _ in kept_seeds])
     if torn_records or orphans or duplicates:
         rewrite_lines(folder.records_path, kept_records)
@@ -92,4 +98,5 @@ def repair(folder: RunFolder) -> Repair:
         torn_lines=torn_seeds + torn_records,
         orphan_records=orphans,
         duplicates=duplicates,
+        retried=retried,
     )

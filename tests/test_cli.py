@@ -184,14 +184,19 @@ def test_malformed_answers_are_retried_then_recorded_while_the_run_goes_on(tmp_p
     assert json.loads((folder / "run.json").read_text())["status"] == "completed_with_failures"
 
 
-def test_an_endpoint_that_is_down_gives_one_line_and_exit_1(tmp_path: Path) -> None:
+def test_an_endpoint_that_is_down_gives_one_line_and_exit_5(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("endpoint_down_after: 2\n", encoding="utf-8")
     code, _, stderr = run_cli(
         "run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS / "honeybees.md"), "--model", "m",
-        "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path), "--run-id", "down",
+        "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path), "--run-id", "down", "--config", str(config),
     )  # fmt: skip
-    assert code == 1
-    assert "no seed produced a record" in stderr and "Traceback" not in stderr
-    assert json.loads((tmp_path / "down" / "seeds.jsonl").read_text().splitlines()[0])["status"] == "failed"
+    assert code == 5
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "127.0.0.1:9" in lines[0] and "Traceback" not in stderr
+    seeds = tmp_path / "down" / "seeds.jsonl"
+    assert not seeds.exists() or seeds.read_text() == ""  # the seed is left for --resume, not failed
+    assert json.loads((tmp_path / "down" / "run.json").read_text())["status"] == "endpoint_down"
 
 
 def bad_input(kind: str, p: Path) -> list[str]:

@@ -77,7 +77,8 @@ def test_run_writes_records_transcripts_seeds_and_log(
     # the structured calls asked the endpoint for our schemas
     kinds = {schema_kind(r) for r in server.requests}
     assert {"transform", "instructions", "suggestions", "edits", "answer"} <= kinds
-    # no key, no secret, in the run folder
+    # no key, no secret, in the run folder (near-duplicate search was on, as by default: it writes nothing)
+    assert info["config"]["quality"]["near_duplicate_threshold"] < 1 and not (folder / "dedup").exists()
     for path in folder.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path

@@ -67,6 +67,21 @@ def test_exact_and_near_duplicates_are_dropped_and_different_items_kept(tmp_path
     }  # fmt: skip
 
 
+def test_only_candidates_of_the_first_pass_are_embedded(tmp_path: Path) -> None:
+    gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "q"))
+    distinct = [
+        record("r1", "Which statement most strengthens the claim about colonies?", BEES, "s1"),
+        record("r2", "Through how many countries does the Danube flow?", RIVERS, "s2"),
+        record("r3", "Why did the mill close in 1890?", "The old mill on the canal closed in 1890 when rail freight got cheaper.", "s3"),
+        record("r4", "What reflects light in a lighthouse?", "A lighthouse lens of glass prisms bends the lamp's light into one beam.", "s4"),
+    ]  # fmt: skip
+    assert set(verdicts(gate, distinct).values()) == {None}
+    assert gate.index is not None and gate.index.embedded == 0  # no passage and question alike: nothing embedded
+    paraphrase = record("p", "Through how many countries does the river Danube flow?", RIVERS, "s9")
+    assert verdicts(gate, [paraphrase]) == {"p": "near_duplicate"}
+    assert gate.index.embedded == 2  # the two instructions; one passage needs no embedding to be the same
+
+
 def test_thresholds_are_configurable(tmp_path: Path) -> None:
     pair = [
         record("a", "Which statement most strengthens the claim about colonies?", BEES, seed="s1"),

@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit e2e clean
+.PHONY: demo test lint unit e2e clean llama-server
 
 # llama-cpp-python has no wheel and compiles llama.cpp; it builds only the library the binding
 # loads (not the multimodal mtmd library, tools, examples, tests or server; add your own flags,
@@ -50,10 +50,14 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest -q -m e2e
 
-test: lint $(STAMP)
+test: lint $(STAMP) llama-server
 	@# the viewer's test opens it in headless Chromium (Debian's package); as root, install it when missing
 	command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq chromium; }
 	$(PY) -m pytest -q
+
+# llama.cpp's server from the installed llama-cpp-python's sources, for the real-server tests (cached in .cache/)
+llama-server: $(STAMP)
+	.ci/build-llama-server $(PY)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -94,3 +94,53 @@ def test_an_answer_naming_an_unknown_tool_is_not_a_call() -> None:
     assert parse_calls(json.dumps({"tool_calls": [{"name": "rm_rf", "arguments": {}}]}), {"search"}) is None
     calls = parse_calls(json.dumps({"name": "search", "arguments": {"q": 1}}), {"search"})
     assert calls is not None and isinstance(calls[0], FunctionCall) and json.loads(calls[0].arguments) == {"q": 1}
+
+
+def _probes(server: FakeOpenAIServer) -> list[dict[str, object]]:
+    """The tool-calling probe's requests (agents.models.probe asks for get_time)."""
+    return [r for r in server.requests if "get_time" in json.dumps(r.get("tools") or []) or
+            r.get("messages") == [{"role": "user", "content": "Is Paris in France? Answer yes or no."}]]  # fmt: skip
+
+
+def test_function_calling_auto_probes_once_picks_structured_output_and_resume_does_not_probe_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeOpenAIServer(tools_via_schema(tool_use_responder), capabilities=NO_TOOLS) as server:
+        config = tmp_path / "auto.yaml"
+        config.write_text(json.dumps({"models": {"default": {"model": "fake-model", "base_url": server.base_url}}}))
+        args = ["--out", str(tmp_path / "runs"), "--index", str(tmp_path / "index")]
+        result = CliRunner().invoke(app, ["run", "tool_use", "--seeds", str(CODE), "--config", str(config), *args,
+                                          "--run-id", "auto", "--specialists", "3"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert len(_probes(server)) == 3  # chat, tools, forced tool choice: once for the one endpoint
+        run = tmp_path / "runs" / "auto"
+        info = json.loads((run / "run.json").read_text())
+        assert info["config"]["models"]["default"]["function_calling"] == "auto"
+        assert [c["native"] for c in info["tool_calling"].values()] == [False]
+        assert "agents call tools through structured output (function_calling: auto, probed" in (run / "run.log").read_text()
+        assert (run / "records.jsonl").read_text().splitlines()
+        assert any(
+            (r.get("response_format") or {}).get("json_schema", {}).get("name") == "tool_calls" for r in server.requests
+        )
+        before = len(server.requests)
+        resumed = CliRunner().invoke(app, ["run", "--resume", "auto", "--out", str(tmp_path / "runs")])
+        assert resumed.exit_code == 0, resumed.output
+        assert not _probes(type("S", (), {"requests": server.requests[before:]})())  # type: ignore[arg-type]
+        assert "as probed at" in (run / "run.log").read_text()
+
+
+def test_function_calling_auto_keeps_native_tools_where_a_forced_tool_choice_is_honoured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeOpenAIServer(tool_use_responder) as server:
+        config = tmp_path / "auto.yaml"
+        config.write_text(json.dumps({"models": {"default": {"model": "fake-model", "base_url": server.base_url}}}))
+        result = CliRunner().invoke(app, ["run", "tool_use", "--seeds", str(CODE), "--config", str(config),
+                                          "--out", str(tmp_path / "runs"), "--index", str(tmp_path / "index"),
+                                          "--run-id", "native", "--specialists", "3"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert any(r.get("tools") and "search_code" in json.dumps(r["tools"]) for r in server.requests)
+    log = (tmp_path / "runs" / "native" / "run.log").read_text()
+    assert "agents call tools natively (function_calling: auto, probed" in log

@@ -82,7 +82,7 @@ def build_openai(spec: ModelSpec, sampling: Sampling) -> ChatCompletionClient:
                    "max_tokens": sampling.max_tokens}  # fmt: skip
     autogen_client = BaseOpenAIChatCompletionClient(sdk, create_args=create_args, model_info=spec.model_info())
     client: ChatCompletionClient = SchemaAsResponseFormat(autogen_client)
-    if not spec.function_calling:
+    if spec.function_calling is False:
         client = StructuredToolCalls(client)  # never AutoGen's "does not support function calling"
     return client
 

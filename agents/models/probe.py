@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -97,8 +98,13 @@ def _requests(model: str) -> dict[str, dict[str, Any]]:
     }
 
 
-async def probe_endpoint(spec: ModelSpec, timeout: float = 60.0) -> EndpointReport:
-    """Each probe once, in turn; a refused or failed request is a probe that did not pass."""
+#: what `function_calling: auto` needs to know: does the endpoint answer, and does it honour tools
+TOOL_PROBES = ("chat", "tools", "forced_tool_choice")
+
+
+async def probe_endpoint(spec: ModelSpec, timeout: float = 60.0, only: Sequence[str] | None = None) -> EndpointReport:
+    """Each probe once (or those named in `only`), in turn; a refused or failed request is a
+    probe that did not pass."""
     from openai import AsyncOpenAI
 
     api_key = os.environ.get(spec.api_key_env) or "not-needed"
@@ -107,6 +113,8 @@ async def probe_endpoint(spec: ModelSpec, timeout: float = 60.0) -> EndpointRepo
     probes = []
     try:
         for name, request in _requests(spec.model).items():
+            if only is not None and name not in only:
+                continue
             start = time.perf_counter()
             try:
                 response = await client.chat.completions.create(**request)

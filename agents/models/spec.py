@@ -5,6 +5,7 @@ error a model that cannot be set up raises (ModelError)."""
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from autogen_core.models import ModelFamily, ModelInfo
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +30,10 @@ class ModelSpec(BaseModel):
     base_url: str | None = Field(None, description="None: the openai SDK's default (OPENAI_BASE_URL or OpenAI)")
     api_key_env: str = "OPENAI_API_KEY"
     structured_output: bool = True
-    function_calling: bool = True
+    function_calling: bool | Literal["auto"] = Field(
+        "auto",
+        description="tool calls: true native, false through structured output, auto: probed once per endpoint",
+    )
     timeout: float = Field(120.0, gt=0, description="seconds per call")
     max_retries: int = Field(2, ge=0, description="retries per call on overload and transient errors")
     limits: EndpointLimits = Field(default_factory=EndpointLimits)
@@ -52,7 +56,8 @@ class ModelSpec(BaseModel):
     def model_info(self) -> ModelInfo:
         return ModelInfo(
             vision=False,
-            function_calling=self.function_calling,  # the embedded model calls tools through its grammar
+            # the embedded model calls tools through its grammar; "auto" not yet probed counts as native
+            function_calling=self.function_calling is not False,
             json_output=True,
             structured_output=self.structured_output,
             family=ModelFamily.UNKNOWN,

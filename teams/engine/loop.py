@@ -68,6 +68,7 @@ def _new_or_resumed_info(run: PreparedRun, folder: RunFolder) -> RunInfo:
             models={role: run.pool.spec_for(role).label for role in run.roles},
             versions=versions(),
         )
+    info.tool_calling.update(run.tool_calling)
     info.totals.seeds = len(run.seeds)
     info.totals.skipped_documents = run.skipped_documents
     return info
@@ -98,6 +99,7 @@ async def run_pipeline(
         run_id, "resumed" if run.resume else "started", config.skill, len(run.seeds), len(seeds), config.concurrency,
         config.workers, "" if config.workers == 1 else "es",
     )  # fmt: skip
+    run.log_tool_calling()
     if on_start:
         on_start(info)
 

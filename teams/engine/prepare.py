@@ -15,7 +15,7 @@ from loguru import logger
 
 from agents.models.cache import RequestCache
 from agents.models.pool import ModelPool
-from agents.models.spec import Sampling
+from agents.models.spec import ModelSpec, Sampling
 from agents.models.usage import UsageMeter
 from agents.personas import PersonaError, PersonaLibrary
 from retrieval.seeds import Seed
@@ -24,10 +24,11 @@ from taxonomies import Taxonomy, TaxonomyError, load_taxonomy
 from teams.engine.config import RunConfig
 from teams.engine.mixing import MIXED, assign_skills
 from teams.engine.quality import QualityGate
+from teams.engine.tool_calling import log_tool_calling, resolve_tool_calling, resolved
 from teams.flows.runtime import FlowEnv
 from teams.flows.skill import ROLES, Skill
 from teams.runfolder.folder import RunFolder
-from teams.runfolder.info import SeedStatus
+from teams.runfolder.info import SeedStatus, ToolCalling
 from teams.runfolder.repair import repair
 from teams.skills import get_skill
 
@@ -126,8 +127,10 @@ class PreparedRun:
         self.run_id = config.run_id or new_run_id(config.skill)
         self.committed: list[SeedStatus] = []
         self.retried: set[str] = set()  # failed seeds run again (--retry-failed)
+        known: dict[str, ToolCalling] = {}
         if resume:
             folder = RunFolder.open(config.out, self.run_id)
+            known = folder.info().tool_calling
             fixed = repair(folder, retry_failed=retry_failed)
             self.committed = fixed.seeds
             self.retried = set(fixed.retried)
@@ -144,7 +147,12 @@ class PreparedRun:
         self.todo = [seed for seed in self.seeds if seed.id not in done]
         self.meter = UsageMeter(config.prices, config.budget)
         cache_dir = config.cache_dir or RunFolder(config.out / self.run_id).cache_path
-        self.pool = pool or ModelPool(dict(config.models))
+        # function_calling: auto, probed once per endpoint when the run's agents call tools
+        self.uses_tools = any(getattr(skill, "uses_tools", False) for skill in self.skill_set.skills.values())
+        specs = ModelPool(dict(config.models)).specs
+        self.tool_calling = resolve_tool_calling(self._used_specs(specs), known) if self.uses_tools else known
+        self.models = {role: resolved(spec, self.tool_calling) for role, spec in specs.items()}
+        self.pool = pool or ModelPool(self.models)
         self.pool.cache = RequestCache(cache_dir) if config.cache else None
         self.pool.meter = self.meter
         self.pool.down_after = config.endpoint_down_after
@@ -153,6 +161,20 @@ class PreparedRun:
         if config.flow.judge_threshold > 0:
             self.pool.client_for("judge", Sampling())
         self.resources = self.skill_set.resources(config, self.seeds)
+
+    def _used_specs(self, specs: dict[str, ModelSpec]) -> list[ModelSpec]:
+        roles = [*self.roles, "judge"] if self.config.flow.judge_threshold > 0 else self.roles
+        return [specs.get(role) or specs["default"] for role in roles]
+
+    def log_tool_calling(self) -> None:
+        """Which way each endpoint's agents call tools, in run.log (a run whose agents call tools)."""
+        if self.uses_tools:
+            log_tool_calling(self._used_specs(ModelPool(dict(self.config.models)).specs), self.tool_calling, self.resume)
+
+    @property
+    def worker_config(self) -> RunConfig:
+        """The config worker processes run: `function_calling: auto` as the driver's probe found it."""
+        return self.config.model_copy(update={"models": self.models})
 
     @property
     def skills(self) -> dict[str, Skill]:

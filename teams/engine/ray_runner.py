@@ -50,7 +50,7 @@ class RayProcessor(Shards):
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         super().__init__(run, workers)
         cache = run.pool.cache
-        config_json = share_limits(run.config, workers).model_dump_json()
+        config_json = share_limits(run.worker_config, workers).model_dump_json()
         actor = ray.remote(num_cpus=1)(SeedWorker)
         self.actors: list[Any] = [
             actor.remote(config_json, run.run_id, str(cache.directory) if cache is not None else None, sorted(run.retried))

@@ -133,7 +133,7 @@ class LocalWorkers(Shards):
     def __init__(self, run: PreparedRun, count: int):
         super().__init__(run, count)
         self.count = count
-        self.config_json = share_limits(run.config, count).model_dump_json()
+        self.config_json = share_limits(run.worker_config, count).model_dump_json()
         self.run_id = run.run_id
         cache = run.pool.cache
         self.cache_dir = str(cache.directory) if cache is not None else None

@@ -81,6 +81,15 @@ class RunTotals(BaseModel):
         self.usage = [row.model_dump() for row in meter.snapshot()]
 
 
+class ToolCalling(BaseModel):
+    """How one endpoint's agents call tools, as `function_calling: auto` found it: probed once
+    per run and kept here, so a resumed run calls them the same way without probing again."""
+
+    native: bool
+    probed_at: str = Field(default_factory=now)
+    probes: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class RunInfo(BaseModel):
     """run.json: what was asked for (no secrets), what it ran on, how it went."""
 
@@ -97,3 +106,4 @@ class RunInfo(BaseModel):
     totals: RunTotals = Field(default_factory=RunTotals)
     stop_reason: str | None = None
     resumed_at: list[str] = Field(default_factory=list)
+    tool_calling: dict[str, ToolCalling] = Field(default_factory=dict, description="endpoint -> how tools are called (function_calling: auto)")

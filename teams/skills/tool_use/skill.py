@@ -34,6 +34,7 @@ def row_documents(seeds: list[Seed]) -> list[CodeDocument]:
 
 class ToolUse:
     name = "tool_use"
+    uses_tools = True  # its agents call tools: `function_calling: auto` is probed for it
     roles = [
         "api_extractor", "api_retriever", "library_reconstructor", "instruction_writer", "suggester", "editor",
         "teacher", "tool_simulator",

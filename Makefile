@@ -50,7 +50,7 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest -q -m e2e
 
-test: lint $(STAMP) llama-server
+test: lint $(STAMP)
 	@# the viewer's test opens it in headless Chromium (Debian's package); as root, install it when missing
 	command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq chromium; }
 	$(PY) -m pytest -q

@@ -150,7 +150,8 @@ class PreparedRun:
         # function_calling: auto, probed once per endpoint when the run's agents call tools
         self.uses_tools = any(getattr(skill, "uses_tools", False) for skill in self.skill_set.skills.values())
         specs = ModelPool(dict(config.models)).specs
-        self.tool_calling = resolve_tool_calling(self._used_specs(specs), known) if self.uses_tools else known
+        self.used_specs = self._used_specs(specs)  # as configured: `auto` still says auto
+        self.tool_calling = resolve_tool_calling(self.used_specs, known) if self.uses_tools else known
         self.models = {role: resolved(spec, self.tool_calling) for role, spec in specs.items()}
         self.pool = pool or ModelPool(self.models)
         self.pool.cache = RequestCache(cache_dir) if config.cache else None
@@ -169,7 +170,7 @@ class PreparedRun:
     def log_tool_calling(self) -> None:
         """Which way each endpoint's agents call tools, in run.log (a run whose agents call tools)."""
         if self.uses_tools:
-            log_tool_calling(self._used_specs(ModelPool(dict(self.config.models)).specs), self.tool_calling, self.resume)
+            log_tool_calling(self.used_specs, self.tool_calling, self.resume)
 
     @property
     def worker_config(self) -> RunConfig:

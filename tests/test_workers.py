@@ -131,7 +131,10 @@ def test_what_a_worker_logs_reaches_the_run_log(seeds: Path, tmp_path: Path) -> 
     assert result.exit_code == 0, result.stderr
     log = (tmp_path / "logged" / "run.log").read_text()
     relayed = [line for line in log.splitlines() if " - worker " in line]
-    assert relayed and all("overloaded: rate lowered" in line and "INFO" in line for line in relayed)
+    # a worker's 429s lower its rate; the lines come at the level they were logged (a call whose
+    # retries all met 429s may also log the endpoint's pause and return: those are relayed too)
+    assert any("overloaded: rate lowered" in line for line in relayed)
+    assert all("| INFO " in line and "teams.engine.shards:relay_log" in line for line in relayed)
 
 
 def test_a_worker_that_dies_stops_the_run_in_one_line_and_the_run_resumes(seeds: Path, tmp_path: Path) -> None:

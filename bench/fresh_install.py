@@ -45,6 +45,7 @@ def main() -> None:
     subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", head], check=True)
     env = {k: v for k, v in os.environ.items() if k not in {"CMAKE_ARGS", "VIRTUAL_ENV", "PYTHONPATH"}}
     env["PIP_CACHE_DIR"] = str(work / "pip-cache")  # empty: nothing built earlier is reused
+    env["WHEELS"] = str(work / "wheels")  # nor the Makefile's own llama-cpp-python wheel
 
     install, out = timed(["make", ".venv/.installed"], clone, env, work / "install.log")
     demo, _ = timed(["make", "demo"], clone, env, work / "demo.log")

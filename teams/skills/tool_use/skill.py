@@ -37,7 +37,7 @@ class ToolUse:
     uses_tools = True  # its agents call tools: `function_calling: auto` is probed for it
     roles = [
         "api_extractor", "api_retriever", "library_reconstructor", "instruction_writer", "suggester", "editor",
-        "teacher", "tool_simulator",
+        "teacher", "tool_simulator", "user_simulator",
     ]  # fmt: skip
     empty_reason = "no task survived the checks"
 
@@ -76,7 +76,7 @@ class ToolUse:
         if tools:
             for writer, sub in pick_task_writers(env, rng, tools):
                 tasks += await write_tasks(env, log, tools, writer, sub)
-        talk = pick["teacher"], pick["tool_simulator"]
+        talk = pick["teacher"], pick["tool_simulator"], pick["user_simulator"]
         results = list(await asyncio.gather(*(converse(env, log, t, tools, *talk) for t in tasks)))
         # Refinement reads each task with its first conversation (a task that gave none is not
         # refined); the refined tasks are then conversed afresh.

@@ -79,7 +79,9 @@ def test_the_user_asks_a_next_step_after_reading_the_answer_and_the_assistant_ca
         steps = [t.step for t in transcript.teams]
         key = record.meta["instruction_key"]
         # the user's turn was written after the conversation it read, then the assistant carried on
-        assert steps.index(f"conversation:{key}") < steps.index(f"user_turn:{key}:1") < steps.index(f"next_step:{key}:1")
+        assert (
+            steps.index(f"conversation:{key}") < steps.index(f"user_turn:{key}:1") < steps.index(f"next_step:{key}:1")
+        )
     # what the user simulator read held the assistant's answer and the tools' results
     asked = [_task_text(r) for r in requests if _fields(r) == {"message", "refers_to", "done"}]
     assert asked and all("assistant: " in a and " returned: " in a for a in asked)
@@ -87,7 +89,9 @@ def test_the_user_asks_a_next_step_after_reading_the_answer_and_the_assistant_ca
     assert all(sum(m.content == NEXT_STEP for m in r.messages) <= 1 for r in records)
 
 
-def test_a_next_step_picking_up_words_no_answer_said_is_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_next_step_picking_up_words_no_answer_said_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     records, transcript, _ = _run(tmp_path, _user("the moon is made of cheese"))
     assert records and not any(m.content == NEXT_STEP for r in records for m in r.messages)

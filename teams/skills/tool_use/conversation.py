@@ -48,8 +48,13 @@ def _openai_messages(items: Sequence[Any], assistant: str) -> list[Message]:
 
 
 async def next_steps(
-    env: FlowEnv, log: SeedLog, task: ToolTask, tools: list[ToolSpec], assistant: tuple[Any, BuiltAgent],
-    user: Persona, messages: list[Message],
+    env: FlowEnv,
+    log: SeedLog,
+    task: ToolTask,
+    tools: list[ToolSpec],
+    assistant: tuple[Any, BuiltAgent],
+    user: Persona,
+    messages: list[Message],
 ) -> tuple[list[Message], int]:
     """The conversation carried on, while the user simulator asks for a next step, up to `turns`
     user turns in all: a step is kept when the user picks up words of an earlier answer and asks
@@ -77,7 +82,9 @@ async def next_steps(
         if not refers_to_earlier(turn.refers_to, answers):
             asked.status, asked.error = "invalid", f"the user picks up {turn.refers_to[:40]!r}, which no answer says"
             break
-        step = TeamTranscript(flow="answer", step=f"next_step:{task.key}:{n}", attempt=1, participants=[info.model_dump()])
+        step = TeamTranscript(
+            flow="answer", step=f"next_step:{task.key}:{n}", attempt=1, participants=[info.model_dump()]
+        )
         log.transcript.teams.append(step)
         new = _openai_messages(await stream_into(agent, turn.message, step), info.name)
         tokens += sum(m.prompt_tokens + m.completion_tokens for m in step.messages)
@@ -93,7 +100,12 @@ async def next_steps(
 
 
 async def converse(
-    env: FlowEnv, log: SeedLog, task: ToolTask, tools: list[ToolSpec], assistant: Persona, simulator: Persona,
+    env: FlowEnv,
+    log: SeedLog,
+    task: ToolTask,
+    tools: list[ToolSpec],
+    assistant: Persona,
+    simulator: Persona,
     user: Persona | None = None,
 ) -> tuple[list[Message], int] | None:
     """The user asks, the assistant calls tools (answered by the simulator), the assistant answers;

@@ -2,7 +2,8 @@
 records per seed and model calls per kept record with the old refinement settings (one suggestion
 a round, one goal per pair, in turn) and with the new defaults (3 suggestions a round, every goal),
 the same seeds and otherwise the same settings; and the share of flipped children dropped because
-the teacher's answer did not change.
+the teacher's answer did not change; and, for a conversation run (the user simulator writing each
+turn after the answer before it, up to `turns`, default 3), the user turns per record.
 
     .venv/bin/python bench/method_figures.py [--seeds examples/seeds] [--rounds 1]
 
@@ -56,12 +57,19 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
-def measure(server: FakeOpenAIServer, seeds: str, flow: dict[str, Any], out: Path, name: str) -> dict[str, Any]:
+def measure(
+    server: FakeOpenAIServer,
+    seeds: str,
+    flow: dict[str, Any],
+    out: Path,
+    name: str,
+    skill: str = "reading_comprehension",
+) -> dict[str, Any]:
     config = out / f"{name}.yaml"
     config.write_text(json.dumps({"flow": flow, "concurrency": 2}), encoding="utf-8")
     before = len(server.requests)
     command = [
-        sys.executable, "-m", "teams.cli", "run", "reading_comprehension", "--seeds", seeds, "--model", "fake-model",
+        sys.executable, "-m", "teams.cli", "run", skill, "--seeds", seeds, "--model", "fake-model",
         "--base-url", server.base_url, "--out", str(out), "--run-id", name, "--config", str(config), "--seed", "1",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env={**os.environ, "OPENAI_API_KEY": "x"})
@@ -93,6 +101,7 @@ def measure(server: FakeOpenAIServer, seeds: str, flow: dict[str, Any], out: Pat
         "flipped_dropped_unchanged": unchanged,
         "flipped_unchanged_share": round(unchanged / len(keyed_flips), 2) if keyed_flips else None,
         "dropped_by_reason": dict(reasons),
+        "user_turns": dict(sorted(Counter(sum(m["role"] == "user" for m in r["messages"]) for r in records).items())),
     }
 
 
@@ -107,11 +116,16 @@ def main() -> None:
             name = "old" if label.startswith("old") else "new"
             row = measure(server, args.seeds, {"refinement_rounds": args.rounds, **flow}, Path(tmp), name)
             rows.append({**row, "settings": label})
+        conversation = measure(server, args.seeds, {}, Path(tmp), "conversation", "conversation")
     print(json.dumps(rows, indent=2))
     print(f"\n{'settings':42} records/seed  calls/kept record  flipped dropped unchanged")
     for r in rows:
         share = f"{r['flipped_dropped_unchanged']}/{r['flipped_keyed']}" if r["flipped_keyed"] else "-"
         print(f"{r['settings']:42} {r['records_per_seed']:12}  {r['calls_per_kept_record']!s:17}  {share:>10}")
+    turns = conversation["user_turns"]
+    mean = sum(k * v for k, v in turns.items()) / max(1, sum(turns.values()))
+    print(f"\nconversation (defaults, turns 3): {conversation['records']} records, user turns per record {mean:.2f} "
+          f"(records by user turns: {turns})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
+from agents.models.grammar_sampling import grammar_last_llama
 from agents.models.spec import ModelError, ModelSpec, Sampling
 from agents.models.wrapping import WholeAnswerStream, schema_of
 
@@ -103,12 +104,12 @@ class LocalEngine:
     def _model(self) -> Any:
         if self._llama is None:
             try:
-                from llama_cpp import Llama
+                from llama_cpp import llama_print_system_info
             except ImportError:
                 raise ModelError(
                     "the embedded model needs llama-cpp-python: pip install 'agentinstruct[local]'"
                 ) from None
-            from llama_cpp import llama_print_system_info
+            Llama = grammar_last_llama()  # structured answers sampled as llama.cpp's server does
 
             with _model_params(use_extra_bufts=not amx_built_in(llama_print_system_info())):
                 self._llama = Llama(

@@ -7,11 +7,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agents.models import ModelSpec, Sampling
 from agents.models.local import LocalChatCompletionClient, shared_engine
+from agents.models.wrapping import schema_of
 from teams.flows.outputs import (
     AnswerOutput,
     InstructionsOutput,
@@ -90,3 +92,44 @@ def test_demo_on_the_embedded_model_with_one_tiny_seed(tmp_path: Path) -> None:
         assert "judge" in {team.flow for team in transcript.teams}
     if seed["status"] == "failed":
         assert seed["reason"]
+
+
+def _engine_and_stock_llama() -> tuple[Any, Any]:
+    """The engine's model, and llama-cpp-python's own Llama (grammar applied first) on the same GGUF."""
+    from llama_cpp import Llama
+
+    from agents.models.local import _model_params
+
+    engine = shared_engine()
+    ours = engine._model()
+    with _model_params(use_extra_bufts=False):
+        stock = Llama(model_path=str(engine.model_path), n_ctx=2048, n_threads=ours.n_threads, seed=0, verbose=False)
+    return ours, stock
+
+
+def test_greedy_structured_answers_are_token_for_token_those_of_llama_cpp_python_s_sampling() -> None:
+    """Checking the grammar last (only the token the chain chose, then the whole vocabulary if it
+    does not fit) picks, greedily, exactly what applying the grammar to every token first picks."""
+    ours, stock = _engine_and_stock_llama()
+    assert type(ours) is not type(stock)  # the engine samples structured answers its own way
+    request = {
+        "messages": [{"role": "user", "content": "Passage: Owls hunt at night using sharp hearing.\nWrite a question."}],
+        "temperature": 0.0, "max_tokens": 60, "repeat_penalty": 1.1,
+        "response_format": {"type": "json_object", "schema": schema_of(InstructionsOutput)},
+    }  # fmt: skip
+    mine, theirs = ours.create_chat_completion(**request), stock.create_chat_completion(**request)
+    assert mine["usage"]["completion_tokens"] > 5
+    assert mine["choices"][0]["message"]["content"] == theirs["choices"][0]["message"]["content"]
+
+
+def test_sampled_structured_answers_fit_a_grammar_the_model_would_not_follow_by_itself() -> None:
+    """The chain's own choice is usually refused here (made-up words, a fixed key): every answer
+    must still be the grammar's JSON."""
+    ours, _ = _engine_and_stock_llama()
+    schema = {"type": "object", "properties": {"zqx": {"enum": ["vlorp", "quiznak"]}}, "required": ["zqx"]}
+    for seed in range(3):
+        answer = ours.create_chat_completion(
+            messages=[{"role": "user", "content": "Tell me a long story about the sea."}], temperature=1.0,
+            max_tokens=40, seed=seed, response_format={"type": "json_object", "schema": schema},
+        )  # fmt: skip
+        assert json.loads(answer["choices"][0]["message"]["content"])["zqx"] in ("vlorp", "quiznak")

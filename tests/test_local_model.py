@@ -2,7 +2,9 @@
 
 import json
 
-from agents.models.local import GRAMMAR_MAX_LENGTH, grammar_safe, normalise_json
+import pytest
+
+from agents.models.local import GRAMMAR_MAX_LENGTH, _model_params, amx_built_in, grammar_safe, normalise_json
 
 
 def test_grammar_safe_drops_only_string_bounds_llama_cpp_cannot_build() -> None:
@@ -28,3 +30,21 @@ def test_raw_control_characters_in_json_strings_are_escaped_and_cut_json_is_left
     fixed = normalise_json(raw)
     assert json.loads(fixed) == {"passage": "line one\nline two\ttabbed"}
     assert normalise_json('{"passage": "cut mid') == '{"passage": "cut mid'
+
+
+def test_amx_kernels_are_recognised_from_llama_cpp_system_info() -> None:
+    with_amx = b"CPU : AVX2 = 1 | AVX512 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | "
+    assert amx_built_in(with_amx)
+    assert not amx_built_in(with_amx.replace(b"AMX_INT8 = 1", b"AMX_INT8 = 0"))
+    assert not amx_built_in(b"CPU : AVX2 = 1 | REPACK = 1 | ")
+
+
+def test_the_model_loads_without_extra_buffer_types_only_inside_the_block() -> None:
+    """llama.cpp's AMX kernels segfault on the first decode: the model must load with its extra
+    buffer types off, and Llama() reads them from the binding's default model parameters."""
+    lib = pytest.importorskip("llama_cpp.llama_cpp")
+    before = lib.llama_model_default_params().use_extra_bufts
+    assert before is True  # llama.cpp's default: on
+    with _model_params(use_extra_bufts=False):
+        assert lib.llama_model_default_params().use_extra_bufts is False
+    assert lib.llama_model_default_params().use_extra_bufts is True

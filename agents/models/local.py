@@ -18,7 +18,8 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
+from agents.models.grammar_sampling import grammar_last_llama
 from agents.models.spec import ModelError, ModelSpec, Sampling
 from agents.models.wrapping import WholeAnswerStream, schema_of
 
@@ -62,6 +64,33 @@ def bundled_model_path() -> Path:
     return path
 
 
+def amx_built_in(system_info: bytes) -> bool:
+    """Whether llama.cpp was compiled with its AMX kernels (a native build on a CPU with AMX, such
+    as Sapphire Rapids): they segfault on this model's first decode (ggml-org/llama.cpp#20824,
+    closed unfixed), so the model then loads without llama.cpp's extra buffer types."""
+    return b"AMX_INT8 = 1" in system_info
+
+
+@contextmanager
+def _model_params(use_extra_bufts: bool) -> Iterator[None]:
+    """Llama() with llama.cpp's extra buffer types (AMX, repacked weights) on or off: the binding
+    has no argument for it, so its default model parameters are amended while it loads."""
+    import llama_cpp.llama_cpp as lib
+
+    default = lib.llama_model_default_params
+
+    def params() -> Any:
+        chosen = default()
+        chosen.use_extra_bufts = use_extra_bufts
+        return chosen
+
+    lib.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        lib.llama_model_default_params = default
+
+
 class LocalEngine:
     """One llama.cpp model, loaded on first use, called by one thread at a time."""
 
@@ -75,18 +104,21 @@ class LocalEngine:
     def _model(self) -> Any:
         if self._llama is None:
             try:
-                from llama_cpp import Llama
+                from llama_cpp import llama_print_system_info
             except ImportError:
                 raise ModelError(
                     "the embedded model needs llama-cpp-python: pip install 'agentinstruct[local]'"
                 ) from None
-            self._llama = Llama(
-                model_path=str(self.model_path),
-                n_ctx=self.n_ctx,
-                n_threads=max(1, os.cpu_count() or 1),
-                seed=self.seed,
-                verbose=False,
-            )
+            Llama = grammar_last_llama()  # structured answers sampled as llama.cpp's server does
+
+            with _model_params(use_extra_bufts=not amx_built_in(llama_print_system_info())):
+                self._llama = Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=self.n_ctx,
+                    n_threads=max(1, os.cpu_count() or 1),
+                    seed=self.seed,
+                    verbose=False,
+                )
         return self._llama
 
     def complete(self, **kwargs: Any) -> dict[str, Any]:

@@ -42,14 +42,20 @@ if str(REPO) not in sys.path:
 
 # --- the fake endpoint, in its own process -----------------------------------------------------
 
+VARIED = "fake-varied"  # the model name whose questions vary (bench/varied_fake.py); else one template
+
 
 def serve(latency: float) -> None:
     """Print the base URL, then answer on stdin: 'stats' with requests served and CPU seconds,
     'dump PATH' by writing the requests received since the last command to PATH (JSONL)."""
+    from bench.varied_fake import varied_responder
     from tests.fake_openai import FakeOpenAIServer
     from tests.fakes import competent_responder
 
-    server = FakeOpenAIServer(competent_responder, latency=latency).start()
+    def responder(request: dict[str, Any]) -> str:  # the model named picks the workload
+        return varied_responder(request) if request.get("model") == VARIED else competent_responder(request)
+
+    server = FakeOpenAIServer(responder, latency=latency).start()
     print(server.base_url, flush=True)
     for line in sys.stdin:
         command, _, path = line.strip().partition(" ")
@@ -125,7 +131,8 @@ def default_gc() -> bool:
 
 
 def measure_pipeline(
-    base_url: str, seeds: Path, out: Path, concurrency: int, run_id: str, near_dedup: bool, workers: int = 1
+    base_url: str, seeds: Path, out: Path, concurrency: int, run_id: str, near_dedup: bool, workers: int = 1,
+    varied: bool = False,
 ) -> dict[str, Any]:
     import autogen_agentchat.teams  # noqa: F401  (imports are not the calls' cost)
     import autogen_ext.models.openai  # noqa: F401
@@ -138,7 +145,12 @@ def measure_pipeline(
     from teams.engine.quality import QualitySettings
     from teams.engine.workers import LocalWorkers
 
-    spec = ModelSpec(model="fake-model", base_url=base_url, limits=EndpointLimits(max_in_flight=concurrency))
+    if near_dedup:  # loaded before the clock too, as a run loads it before its first seed
+        from retrieval.embedding import load_model
+
+        load_model()
+
+    spec = ModelSpec(model=VARIED if varied else "fake-model", base_url=base_url, limits=EndpointLimits(max_in_flight=concurrency))
     config = RunConfig(
         skill="reading_comprehension", seeds=seeds, out=out, run_id=run_id, concurrency=concurrency,
         workers=workers, models={"default": spec},
@@ -269,6 +281,10 @@ def main() -> None:
         help="levels that also get a one-process row with the defaults on (judge and near-duplicate search)",
     )  # fmt: skip
     parser.add_argument(
+        "--defaults-questions", default="template,varied",
+        help="the fake's questions in the defaults-on rows: one template (the tests' fake), varied (bench/varied_fake.py), or both",
+    )  # fmt: skip
+    parser.add_argument(
         "--default-gc", action="store_true", help="Python's default garbage collector settings (one-process rows only)"
     )
     args = parser.parse_args()
@@ -283,12 +299,12 @@ def main() -> None:
           f"garbage collector: {'Python defaults' if args.default_gc else 'as a run sets it'}")  # fmt: skip
     dedup = "1" if args.near_dedup else "0"
     header = (
-        f"{'C':>4} {'W':>2} {'near':>4} {'seeds':>5} {'calls':>6} | {'seeds/s':>7} {'calls/s':>8} {'CPU ms/call':>11} {'peak MiB':>8} | "
+        f"{'C':>4} {'W':>2} {'near':>4} {'questions':>9} {'seeds':>5} {'calls':>6} | {'seeds/s':>7} {'calls/s':>8} {'CPU ms/call':>11} {'peak MiB':>8} | "
         f"{'bare calls/s':>12} {'CPU ms/call':>11} | {'ratio':>5} | {'server CPU':>10}"
     )
     print(header)
     print("-" * len(header))
-    ratios: dict[tuple[int, int, str], float] = {}
+    ratios: dict[tuple[int, int, str, str], float] = {}
     peaks: dict[int, float] = {}
     for level in levels:
         seeds = make_seeds(work / f"seeds{level}", 4 if level == 1 else 2 * level)
@@ -301,22 +317,23 @@ def main() -> None:
         server_bare = endpoint.stats()
         bare_rate = bare["calls"] / bare["wall"]
         server_share = (server_bare["cpu"] - server_pipe["cpu"]) / bare["wall"]
-        rows = [(1, dedup, pipe)]
+        rows = [(1, dedup, "template", pipe)]
         if args.workers > 1 and level > 1:
             spread = ["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}w", dedup]
-            rows.append((args.workers, dedup, child([*spread, str(args.workers)])))
+            rows.append((args.workers, dedup, "template", child([*spread, str(args.workers)])))
             endpoint.stats()
         if str(level) in args.defaults_levels.split(",") and dedup == "0":
-            defaults = ["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}d", "1", "1"]
-            rows.append((1, "1", child(defaults)))
-            endpoint.stats()
-        for workers, near, row in rows:
+            for questions in args.defaults_questions.split(","):
+                defaults = ["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}d{questions}"]
+                rows.append((1, "1", questions, child([*defaults, "1", "1", questions])))
+                endpoint.stats()
+        for workers, near, questions, row in rows:
             rate = row["calls"] / row["wall"]
-            ratios[level, workers, near] = rate / bare_rate
+            ratios[level, workers, near, questions] = rate / bare_rate
             if near == "1" or level == 256:
                 peaks[level] = max(peaks.get(level, 0), row["peak_rss_mib"])
             print(
-                f"{level:>4} {workers:>2} {'on' if near == '1' else 'off':>4} {row['seeds']:>5} {row['calls']:>6} | {row['seeds'] / row['wall']:>7.2f} "
+                f"{level:>4} {workers:>2} {'on' if near == '1' else 'off':>4} {questions:>9} {row['seeds']:>5} {row['calls']:>6} | {row['seeds'] / row['wall']:>7.2f} "
                 f"{rate:>8.1f} {1000 * row['cpu'] / row['calls']:>11.2f} {row['peak_rss_mib']:>8.0f} | "
                 f"{bare_rate:>12.1f} {1000 * bare['cpu'] / bare['calls']:>11.2f} | {rate / bare_rate:>5.2f} | "
                 f"{100 * server_share:>9.0f}% | {row['records']} kept, dropped {row['dropped']}",
@@ -327,12 +344,12 @@ def main() -> None:
 
     print(f"agentinstruct's own layers (limits, request cache, metering): {measure_layers():.2f} CPU ms per call")
     print("\ngoals")
-    for (level, workers, near), ratio in ratios.items():
+    for (level, workers, near, questions), ratio in ratios.items():
         if level == 128:
             goal = "0.9" if near == "1" else ("1.0" if workers == 1 else "0.9")
             print(
                 f"  C=128 at {args.latency * 1000:.0f} ms, {workers} pipeline process{'es' if workers > 1 else ''}, "
-                f"near-duplicate search {'on' if near == '1' else 'off'}: "
+                f"near-duplicate search {'on' if near == '1' else 'off'}, {questions} questions: "
                 f"pipeline / bare loop calls/s = {ratio:.2f} (goal >= {goal})"
             )
     if 256 in peaks:
@@ -362,7 +379,8 @@ if __name__ == "__main__":
         serve(float(sys.argv[3]))
     elif len(sys.argv) > 1 and sys.argv[1] == "pipeline":
         base_url, seeds, out, level, run_id, near, workers = sys.argv[2:9]
-        print(json.dumps(measure_pipeline(base_url, Path(seeds), Path(out), int(level), run_id, near == "1", int(workers))))
+        varied = sys.argv[9:] == ["varied"]
+        print(json.dumps(measure_pipeline(base_url, Path(seeds), Path(out), int(level), run_id, near == "1", int(workers), varied)))
     elif len(sys.argv) > 1 and sys.argv[1] == "bare":
         print(json.dumps(measure_bare(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]))))
     else:

@@ -38,8 +38,11 @@ _model: Any = None
 _guard = threading.Lock()
 
 
-def _load() -> Any:
-    """One copy of the model per process, loaded on first use (offline: no hub look-up)."""
+def load_model() -> Any:
+    """One copy of the model per process, loaded on first use (offline: no hub look-up). A process
+    that embeds in a thread while its event loop makes calls loads it first, on the loop's thread:
+    importing sentence-transformers in the thread once raced the loop's own imports (httpx seen
+    partially initialised: calls in flight failed)."""
     global _model
     with _guard:
         if _model is None:
@@ -54,12 +57,17 @@ def _load() -> Any:
         return _model
 
 
-def embed_texts(texts: list[str], batch_size: int = 64) -> list[list[float]]:
-    """Unit-length vectors (cosine similarity is their dot product), one per text."""
+def embed_texts(texts: list[str], batch_size: int = 64, threads: int | None = None) -> list[list[float]]:
+    """Unit-length vectors (cosine similarity is their dot product), one per text. `threads`
+    sets torch's threads in this process from then on (None: leave them as they are)."""
     if not texts:
         return []
-    model = _load()
+    model = load_model()
     with _guard:  # sentence-transformers models are not safe to call from two threads at once
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)  # each call: the calling thread may be a new one
         vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
     return vectors.tolist()
 

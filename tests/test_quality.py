@@ -82,6 +82,50 @@ def test_only_candidates_of_the_first_pass_are_embedded(tmp_path: Path) -> None:
     assert gate.index.embedded == 2  # the two instructions; one passage needs no embedding to be the same
 
 
+def test_a_seeds_records_are_embedded_in_one_batch_with_the_verdicts_of_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.embedding as embedding
+
+    question = "Which statement most strengthens the claim about colonies?"
+    records = [
+        record("a", question, BEES, seed="s1"),
+        record("b", "Which statement best strengthens the claim about the colonies?", BEES, seed="s1"),
+        record("c", "How many eggs does a worker bee lay each day?", BEES, seed="s1"),
+        # the same question on the passage with a sentence more: both passages are compared (and differ enough)
+        record("d", question + " ", BEES + " Drones do not work.", seed="s1", key="d"),
+        record("e", "Through how many countries does the Danube flow?", RIVERS, seed="s1"),
+        record("f", "Through how many countries does the river Danube flow?", RIVERS, seed="s1"),
+    ]
+    one_by_one = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "one"))
+    expected = [one_by_one.review([r])[0] for r in records]
+    assert [v[0] if v else None for v in expected] == [None, "near_duplicate", None, None, None, "near_duplicate"]
+
+    calls: list[int] = []
+    real = embedding.embed_texts
+
+    def counted(texts: list[str], *args: Any, **kwargs: Any) -> list[list[float]]:
+        calls.append(len(texts))
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embedding, "embed_texts", counted)
+    together = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "together"))
+    assert together.review(records) == expected
+    assert len(calls) == 2  # the instructions in one batch, then the two passages in another
+
+
+def test_the_embedding_model_is_loaded_when_the_gate_opens_not_in_its_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.embedding as embedding
+
+    monkeypatch.setattr(embedding, "_model", None)
+    QualityGate(QualitySettings(near_duplicate_threshold=1.0)).open(RunFolder.create(tmp_path, "exact"))
+    assert embedding._model is None  # exact duplicates only: no model
+    QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "near"))
+    assert embedding._model is not None  # loaded before any seed is in flight
+
+
 def test_thresholds_are_configurable(tmp_path: Path) -> None:
     pair = [
         record("a", "Which statement most strengthens the claim about colonies?", BEES, seed="s1"),

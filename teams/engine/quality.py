@@ -135,6 +135,10 @@ INSTRUCTION_OVERLAP = 0.3  # word overlap (Jaccard) of two instructions below wh
 PASSAGE_OVERLAP = 0.5  # the same for passages (an LSH band threshold: pairs well below it are rarely found)
 PERMUTATIONS = 64
 EMBEDDINGS_KEPT = 20_000  # embeddings cached (by text) for the similarity check
+# torch threads for the check: one, so the run's event loop keeps the other core (with two, each
+# short encode spun both cores and cost ten times the CPU on a busy 2-core machine)
+EMBEDDING_THREADS = 1
+PASSAGE_BATCH = 4  # passages (up to 256 tokens) per forward pass: larger batches cost more per passage, not less
 
 
 def _words(text: str) -> set[bytes]:
@@ -169,6 +173,9 @@ class NearDuplicateIndex:
     def __init__(self, threshold: float):
         from datasketch import MinHashLSH
 
+        from retrieval.embedding import load_model
+
+        load_model()  # now, before seeds are in flight: not in the gate's thread while calls are made
         self.threshold = threshold
         self.passages: dict[str, tuple[str, list[_Entry]]] = {}  # key -> (text, entries)
         self.passage_lsh = MinHashLSH(threshold=PASSAGE_OVERLAP, num_perm=PERMUTATIONS)
@@ -221,7 +228,34 @@ class NearDuplicateIndex:
             if other.chain != entry.chain and entry.signature.jaccard(other.signature) >= INSTRUCTION_OVERLAP
         ]
 
-    def _embed(self, texts: list[str]) -> list[Any]:
+    def _may_compare(self, entry: _Entry, other: _Entry) -> bool:
+        """Whether `twin` may compare two new entries (of one batch): the first pass's test."""
+        if other.chain == entry.chain or bool(entry.passage) != bool(other.passage):
+            return False
+        if entry.passage != other.passage and (
+            self._passage_signature(entry.passage).jaccard(self._passage_signature(other.passage)) < PASSAGE_OVERLAP
+        ):
+            return False
+        return bool(entry.signature.jaccard(other.signature) >= INSTRUCTION_OVERLAP)
+
+    def prefetch(self, entries: list[_Entry]) -> None:
+        """Embed in one batch what checking these entries (a seed's records, in order) may
+        compare, instead of a model call per record: only the cache is filled, `twin` decides."""
+        pairs = [
+            (entry, other)
+            for i, entry in enumerate(entries)
+            for other in self.candidates(entry) + [o for o in entries[:i] if self._may_compare(entry, o)]
+        ]
+        instructions = self._embed([text for e, o in pairs for text in (e.instruction, o.instruction)])
+        contexts = [
+            self.passages[key][0]
+            for (entry, other), mine, theirs in zip(pairs, instructions[::2], instructions[1::2], strict=True)
+            if entry.passage != other.passage and float(mine @ theirs) >= self.threshold
+            for key in (entry.passage, other.passage)
+        ]
+        self._embed(contexts, PASSAGE_BATCH)
+
+    def _embed(self, texts: list[str], batch_size: int = 64) -> list[Any]:
         import numpy as np
 
         from retrieval.embedding import embed_texts
@@ -230,7 +264,7 @@ class NearDuplicateIndex:
         missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
         if missing:
             text_of = dict(zip(keys, texts, strict=True))
-            for key, vector in zip(missing, embed_texts([text_of[k] for k in missing]), strict=True):
+            for key, vector in zip(missing, embed_texts([text_of[k] for k in missing], batch_size, EMBEDDING_THREADS), strict=True):
                 self._vectors[key] = np.asarray(vector, dtype=np.float32)
             self.embedded += len(missing)
         vectors = []
@@ -258,7 +292,7 @@ class NearDuplicateIndex:
                 return other.id, round(similarity, 4)
             if other.passage == entry.passage:
                 return other.id, round(similarity, 4)
-            a, b = self._embed([self.passages[entry.passage][0], self.passages[other.passage][0]])
+            a, b = self._embed([self.passages[entry.passage][0], self.passages[other.passage][0]], PASSAGE_BATCH)
             context_similarity = float(a @ b)
             if context_similarity >= self.threshold:
                 return other.id, round(min(similarity, context_similarity), 4)
@@ -293,17 +327,19 @@ class QualityGate:
         """For each record, in order, (why, detail) if it is dropped, else None; the kept ones
         join the state, so a later record of the same batch is compared with them too."""
         verdicts: list[tuple[str, str] | None] = []
-        for record in records:
+        entries: list[_Entry | None] = [None] * len(records)
+        if self.index is not None:
+            entries = [self.index.probe(r) for r in records]
+            self.index.prefetch([e for e in entries if e is not None])
+        for record, entry in zip(records, entries, strict=True):
             verdict: tuple[str, str] | None = None
-            entry: _Entry | None = None
             gram = self.decontaminator.match(record) if self.decontaminator else None
             key = exact_key(record)
             if gram is not None:
                 verdict = ("contaminated", f"shares the {self.settings.ngram}-gram '{gram}' with a benchmark")
             elif self.settings.dedup and key in self.seen:
                 verdict = ("duplicate", f"same prompt as {self.seen[key]}")
-            elif self.index is not None:
-                entry = self.index.probe(record)
+            elif self.index is not None and entry is not None:
                 twin = self.index.twin(entry)
                 if twin is not None:
                     verdict = ("near_duplicate", f"similarity {twin[1]} to {twin[0]}")

@@ -58,17 +58,20 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -q -m "not e2e"
 
-e2e: $(STAMP)
+e2e: $(STAMP) llama-server
 	$(PY) -m pytest -q -m e2e
 
-test: lint $(STAMP)
+# tests/test_llama_server.py runs against llama-server: built here once (cached), so in CI it runs
+test: lint $(STAMP) llama-server
 	@# the viewer's test opens it in headless Chromium (Debian's package); as root, install it when missing
 	command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get update -qq && apt-get install -y -qq chromium; }
 	$(PY) -m pytest -q
 
-# llama.cpp's server from the installed llama-cpp-python's sources, for the real-server tests (cached in .cache/)
+# llama.cpp's server from the installed llama-cpp-python's sources, for the real-server tests and
+# bench/llama_server.py: built once per version, for this CPU without AMX as above, cached in .cache/llama-server/
+# (cmake and ninja come from PyPI into the venv on a machine without cmake)
 llama-server: $(STAMP)
-	.ci/build-llama-server $(PY)
+	NO_AMX='$(NO_AMX)' .ci/build-llama-server $(PY)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

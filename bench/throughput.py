@@ -3,7 +3,8 @@ next to its ceiling: a bare asyncio loop of as many calls through the `openai` c
 same concurrency, measured in the same run. Also: peak memory, and resuming a finished run.
 
     /path/to/python bench/throughput.py [--latency 0.1] [--levels 1,16,64,128,256] [--workers 2] [--resume-seeds 1000]
-                                        [--near-dedup] [--defaults-levels 64,128] [--default-gc]
+                                        [--near-dedup] [--defaults-levels 64,128] [--defaults-questions template,varied]
+                                        [--default-gc]
 
 For each level C the pipeline runs 2*C seeds (4 at C=1) with C seeds in flight and the endpoint
 limited to C requests in flight (`limits.max_in_flight`), first in one process, then (C > 1)
@@ -14,10 +15,14 @@ peak RSS are its own; the workers' CPU is added to the driver's, their start-up 
 one-process run's imports are); the fake server runs in another process, which reports its own
 CPU use so one can see it is not the bottleneck. Both run with the cyclic garbage collector set as
 a run sets it (`teams.engine.process.collect_less`), or with `--default-gc` both with Python's defaults
-(one-process rows only: worker processes set their own). The levels of `--defaults-levels` get one
-more one-process row with the defaults a run has (judge and near-duplicate search on), against the
-same bare loop. Prints one row per level and the
-issue's goals with the measured figures.
+(one-process rows only: worker processes set their own). The levels of `--defaults-levels` get
+more one-process rows with the defaults a run has (judge and near-duplicate search on), against the
+same bare loop: one per workload of `--defaults-questions`. `template` is the tests' fake, which
+writes one question template for every passage (nearly every record of a seed is then a near
+duplicate of another, and near-duplicate search embeds nearly every instruction and edited
+passage); `varied` writes varied questions from the passage's words (`bench/varied_fake.py`), as a
+real model does. The other rows use the template fake. Prints one row per level and the issue's
+goals with the measured figures.
 """
 
 from __future__ import annotations
@@ -154,7 +159,7 @@ def measure_pipeline(
     config = RunConfig(
         skill="reading_comprehension", seeds=seeds, out=out, run_id=run_id, concurrency=concurrency,
         workers=workers, models={"default": spec},
-        # near-duplicate search embeds every record on this CPU (MiniLM): a cost per record, not per call
+        # near-duplicate search embeds the first pass's candidates on this CPU (MiniLM): a cost per record, not per call
         quality=QualitySettings(near_duplicate_threshold=0.95 if near_dedup else 1.0),
     )  # fmt: skip
     from loguru import logger
@@ -274,7 +279,7 @@ def main() -> None:
     )
     parser.add_argument("--resume-seeds", type=int, default=1000, help="seeds of the finished run to resume (0: skip)")
     parser.add_argument(
-        "--near-dedup", action="store_true", help="keep near-duplicate search on (embeds every record; default: exact only)"
+        "--near-dedup", action="store_true", help="keep near-duplicate search on in every row (default: exact only, but for the defaults-on rows)"
     )
     parser.add_argument(
         "--defaults-levels", default="64,128",

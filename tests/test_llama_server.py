@@ -152,7 +152,9 @@ def test_mixed_skills_through_llama_server(server: LlamaServer, tmp_path: Path) 
 
 
 def test_tool_use_through_llama_server_searches_the_code_index(server: LlamaServer, tmp_path: Path) -> None:
-    light = config(tmp_path / "tools.yaml", server.base_url, {"max_attempts": 1})
+    # three tries per step (LIGHT's): with one, the 135M model's API documentation was cut at
+    # max_tokens now and then, and a seed with no toolset never reaches the retriever
+    light = config(tmp_path / "tools.yaml", server.base_url)
     code, output = run_cli(tmp_path / "tools", "tool_use", "--seeds", str(REPO / "examples" / "code" / "units.py"),
                            "--index", str(tmp_path / "index"), "--config", str(light), "--seed", "3")  # fmt: skip
     assert_clean(output)

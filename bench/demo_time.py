@@ -39,6 +39,7 @@ STEP: contextvars.ContextVar[str] = contextvars.ContextVar("step", default="othe
 timers: dict[str, float] = defaultdict(float)  # seconds by what was timed
 calls: list[dict[str, Any]] = []  # one per model call
 current: dict[str, float] = defaultdict(float)  # the running call's sampling and grammar seconds
+spans: dict[str, list[tuple[float, float]]] = defaultdict(list)  # (start, end) of model calls and gate reviews
 
 
 def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,8 +48,11 @@ def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return function(*args, **kwargs)
         finally:
-            timers[name] += time.perf_counter() - start
-            current[name] += time.perf_counter() - start
+            end = time.perf_counter()
+            timers[name] += end - start
+            current[name] += end - start
+            if name == "quality_gate":
+                spans[name].append((start, end))
 
     return wrapper
 
@@ -93,6 +97,7 @@ def instrument(threads: int | None) -> None:
             start = time.perf_counter()
             response = llama.create_chat_completion(**kwargs)
             busy = time.perf_counter() - start
+            spans["model"].append((start, start + busy))
             after = lib.llama_perf_context(llama._ctx.ctx)
         usage, choice = response["usage"], response["choices"][0]
         calls.append({
@@ -133,14 +138,15 @@ def run_demo(args: argparse.Namespace, run_id: str) -> int:
 
 
 def failed_attempt_tokens(folder: Path) -> tuple[int, int]:
-    """Tokens of all attempts, and of those whose answer was not used (errors, invalid answers)."""
-    total = wasted = 0
+    """The run's tokens, and those not spent in an attempt whose answer was used (invalid answers;
+    errors, whose calls a transcript may not count, such as a reply cut at max_tokens)."""
+    total = json.loads((folder / "run.json").read_text())["totals"]["model_tokens"]
+    used = 0
     for transcript in (folder / "transcripts").glob("*.json"):
         for team in json.loads(transcript.read_text())["teams"]:
-            tokens = sum(m["prompt_tokens"] + m["completion_tokens"] for m in team["messages"])
-            total += tokens
-            wasted += tokens if team["status"] != "ok" else 0
-    return total, wasted
+            if team["status"] == "ok":
+                used += sum(m["prompt_tokens"] + m["completion_tokens"] for m in team["messages"])
+    return total, total - used
 
 
 VARIANTS = ("as the product samples", "grammar first (llama-cpp-python)", "no grammar")
@@ -177,6 +183,10 @@ def replay_grammar(sample: list[dict[str, Any]]) -> dict[str, float]:
     return sums
 
 
+def overlap(these: list[tuple[float, float]], those: list[tuple[float, float]]) -> float:
+    return sum(max(0.0, min(b, d) - max(a, c)) for a, b in these for c, d in those)
+
+
 def ms_per(seconds: float, count: float) -> str:
     return f"{1000 * seconds / count:.1f}" if count else "-"
 
@@ -200,9 +210,10 @@ def report(wall: float, imports: float, folder: Path, code: int, sums: dict[str,
         ("  grammar build (schema -> GBNF -> sampler)", parts["grammar_build"] + parts["sampler_init"]),
         ("  rest of the call (template, tokenise, Python loop)", busy - sum(parts.values())),
         ("no model call running (Python, AutoGen, run folder)", idle),
-        ("  of which checks", timers["checks"]),
-        ("  of which quality gate (dedup, near-dup)", timers["quality_gate"]),
-        ("    of which MiniLM embedding (load + encode)", timers["embedding"]),
+        ("checks (on the event loop)", timers["checks"]),
+        ("quality gate: dedup, near-dup (on the event loop)", timers["quality_gate"]),
+        ("  of which MiniLM embedding (load + encode)", timers["embedding"]),
+        ("  of which while a model call ran (both sharing the CPUs)", overlap(spans["quality_gate"], spans["model"])),
     ]
     print(f"{'where the wall time goes':56} {'seconds':>8} {'share':>6}")
     for name, seconds in rows:
@@ -252,7 +263,7 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/agentinstruct-bench")
     parser.add_argument("--replay", type=int, default=8, help="structured calls replayed with and without grammar")
     parser.add_argument("--threads", type=int, help="llama.cpp threads (default: the product's, one per CPU)")
-    parser.add_argument("--json", help="also write every call's figures here")
+    parser.add_argument("--json", help="also write every call's figures and request here")
     args = parser.parse_args()
     import teams.cli.app  # noqa: F401  the command's imports, as `agentinstruct run` makes them
     import teams.engine.loop  # noqa: F401
@@ -271,7 +282,7 @@ def main() -> None:
     calls[:] = run_calls
     report(wall, imports, Path(args.out) / run_id, code, sums)
     if args.json:
-        Path(args.json).write_text(json.dumps([{k: v for k, v in c.items() if k != "kwargs"} for c in calls], indent=1))
+        Path(args.json).write_text(json.dumps(calls, indent=1))  # with each call's request
 
 
 if __name__ == "__main__":

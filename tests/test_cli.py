@@ -339,6 +339,25 @@ def test_a_bad_config_file_is_one_line(tmp_path: Path) -> None:
     assert code == 2 and stderr.count("\n") == 1 and "goals_per_instruction" in stderr
 
 
+@pytest.mark.parametrize(
+    ("settings", "loads"),
+    [({}, True), ({"near_duplicate_threshold": 1}, False), ({"dedup": False}, False)],
+)
+def test_the_near_duplicate_model_loads_before_the_run_loop_starts(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, object], loads: bool
+) -> None:
+    """Loaded inside the event loop, MiniLM held off Ctrl-C until it was in memory (asyncio acts
+    on SIGINT only when the loop runs again): seconds here, minutes on a busy machine. The gate
+    is made before the loop (PreparedRun), so it loads it there, and only when it will use it."""
+    from retrieval import embedding
+    from teams.engine.quality import QualityGate, QualitySettings
+
+    loaded: list[bool] = []
+    monkeypatch.setattr(embedding, "load_model", lambda: loaded.append(True))
+    QualityGate(QualitySettings.model_validate(settings))
+    assert loaded == ([True] if loads else [])
+
+
 def test_ctrl_c_while_the_cli_is_still_importing_exits_130_without_a_traceback() -> None:
     script = Path(sys.executable).parent / "agentinstruct"
     if not script.exists():

@@ -308,6 +308,12 @@ class QualityGate:
     def __init__(self, settings: QualitySettings):
         self.settings = settings
         self.decontaminator = Decontaminator(settings.decontaminate, settings.ngram) if settings.decontaminate else None
+        if settings.dedup and settings.near_duplicate_threshold < 1:
+            from retrieval.embedding import load_model
+
+            # now, before the run's event loop starts: loading MiniLM takes seconds (minutes on a
+            # busy machine), and asyncio only acts on Ctrl-C once the loop gets control back
+            load_model()
         self.seen: dict[str, str] = {}
         self.index: NearDuplicateIndex | None = None
 

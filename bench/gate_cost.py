@@ -2,11 +2,10 @@
 a finished run showed it: each seed's kept records and its duplicates, seed by seed in commit order
 (within a seed, by id), through a fresh `QualityGate` in this process.
 
-    /path/to/python bench/gate_cost.py RUN_FOLDER [--seeds 40] [--threads 1] [--static-bound X] [--profile]
+    /path/to/python bench/gate_cost.py RUN_FOLDER [--seeds 40] [--threads 1] [--profile]
 
 RUN_FOLDER is e.g. one of `bench/throughput.py`'s defaults-on runs (its work folder is printed
 first; runs/c128dtemplate, runs/c128dvaried). `--threads` sets torch's threads (the gate uses 1).
-`--static-bound` sets both bounds of the static second pass (-1: every first-pass candidate goes to MiniLM).
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("--seeds", type=int, default=40)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the gate's own setting)")
-    parser.add_argument("--static-bound", type=float, default=None, help="static cosine bound (-1: no static pass)")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     args = parser.parse_args()
     import teams.engine.quality as quality
@@ -50,8 +48,6 @@ def main() -> None:
 
     if args.threads:
         quality.EMBEDDING_THREADS = args.threads
-    if args.static_bound is not None:
-        quality.STATIC_INSTRUCTION_BOUND = quality.STATIC_PASSAGE_BOUND = args.static_bound
     seeds = batches(args.run)[: args.seeds]
     records = sum(len(b) for b in seeds)
     gate = quality.QualityGate(quality.QualitySettings()).open(RunFolder.create(Path(tempfile.mkdtemp()), "replay"))
@@ -72,8 +68,7 @@ def main() -> None:
     print(
         f"{len(seeds)} seeds, {records} records: {1000 * cpu / records:.2f} CPU ms per record "
         f"({1000 * wall / records:.2f} wall), {near} near duplicates, {gate.index.embedded} texts embedded "
-        f"(torch threads: {quality.EMBEDDING_THREADS}; static bounds: {quality.STATIC_INSTRUCTION_BOUND} "
-        f"instructions, {quality.STATIC_PASSAGE_BOUND} passages)"
+        f"(torch threads: {quality.EMBEDDING_THREADS})"
     )
 
 

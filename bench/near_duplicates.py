@@ -1,10 +1,7 @@
 """Recall and precision of near-duplicate search on planted duplicates: the run's method (a
-MinHash LSH first pass, a static-embedding second pass, MiniLM on what is left:
-`teams.engine.quality`), the same without the static pass, and an exhaustive MiniLM search (every
-record embedded, compared with every kept one: what the Chroma index approximated before, with
-its 10 nearest). Also the margin of the static pass: the lowest static cosine of a pair of
-instructions (of records on one passage) that MiniLM puts at the threshold or above, against the
-bound below which the run's method does not give a pair to MiniLM.
+MinHash LSH first pass, MiniLM on its candidates: `teams.engine.quality`) against an exhaustive
+MiniLM search (every record embedded, compared with every kept one: what the Chroma index
+approximated before, with its 10 nearest).
 
     /path/to/python bench/near_duplicates.py [--passages 300] [--threshold 0.95]
 
@@ -121,37 +118,12 @@ def exhaustive(records: list[dict[str, Any]], threshold: float) -> set[str]:
     return dropped
 
 
-def static_margin(records: list[dict[str, Any]], threshold: float) -> tuple[float, int]:
-    """The lowest static cosine of two instructions on one passage that MiniLM finds alike, and how many such pairs."""
-    import numpy as np
-
-    from retrieval.embedding import embed_texts
-    from retrieval.static_embedding import load_static
-    from teams.runfolder.records import context_text, instruction_text
-
-    texts = [instruction_text(r) for r in records]
-    minilm, static = np.asarray(embed_texts(texts)), load_static().embed(texts)
-    contexts = [context_text(r) for r in records]
-    same = np.array([[a == b for b in contexts] for a in contexts]) & ~np.eye(len(texts), dtype=bool)
-    alike = same & (minilm @ minilm.T >= threshold)
-    return float((static @ static.T)[alike].min()) if alike.any() else 1.0, int(alike.sum() // 2)
-
-
-def lsh_then_minilm(
-    records: list[dict[str, Any]], threshold: float, work: Path, static: bool = True
-) -> tuple[set[str], int]:
-    import teams.engine.quality as quality
+def lsh_then_minilm(records: list[dict[str, Any]], threshold: float, work: Path) -> tuple[set[str], int]:
     from teams.engine.quality import QualityGate, QualitySettings
     from teams.runfolder import RunFolder
 
-    bounds = quality.STATIC_INSTRUCTION_BOUND, quality.STATIC_PASSAGE_BOUND
-    if not static:
-        quality.STATIC_INSTRUCTION_BOUND = quality.STATIC_PASSAGE_BOUND = -1.0
-    try:
-        gate = QualityGate(QualitySettings(near_duplicate_threshold=threshold)).open(RunFolder.create(work, "planted"))
-        verdicts = gate.review(records)
-    finally:
-        quality.STATIC_INSTRUCTION_BOUND, quality.STATIC_PASSAGE_BOUND = bounds
+    gate = QualityGate(QualitySettings(near_duplicate_threshold=threshold)).open(RunFolder.create(work, "planted"))
+    verdicts = gate.review(records)
     assert gate.index is not None
     return {r["id"] for r, v in zip(records, verdicts, strict=True) if v and v[0] == "near_duplicate"}, gate.index.embedded
 
@@ -177,24 +149,15 @@ def main() -> None:
     reference = exhaustive(records, args.threshold)
     reference_cpu = time.process_time() - start
     start = time.process_time()
-    plain, plain_embedded = lsh_then_minilm(records, args.threshold, Path(tempfile.mkdtemp(prefix="agentinstruct-nd-")), static=False)
-    plain_cpu = time.process_time() - start
-    start = time.process_time()
     found, embedded = lsh_then_minilm(records, args.threshold, Path(tempfile.mkdtemp(prefix="agentinstruct-nd-")))
     found_cpu = time.process_time() - start
-    print(f"{'method':<45} {'recall':>7} {'precision':>9} {'MiniLM texts':>12} {'CPU s':>6}")
+    print(f"{'method':<36} {'recall':>7} {'precision':>9} {'texts embedded':>14} {'CPU s':>6}")
     for name, dropped, texts, cpu in (
         ("exhaustive MiniLM (every record)", reference, 2 * len(records), reference_cpu),
-        ("MinHash LSH, then MiniLM", plain, plain_embedded, plain_cpu),
-        ("MinHash LSH, static, then MiniLM (the run's)", found, embedded, found_cpu),
+        ("MinHash LSH, then MiniLM (the run's)", found, embedded, found_cpu),
     ):
         recall, precision = scores(dropped, twins)
-        print(f"{name:<45} {recall:>6.1f}% {precision:>8.1f}% {texts:>12} {cpu:>6.2f}")
-    import teams.engine.quality as quality
-
-    lowest, pairs = static_margin(records, args.threshold)
-    print(f"static pass: of {pairs} pairs of instructions on one passage that MiniLM puts at {args.threshold} or above, "
-          f"the lowest static cosine is {lowest:.3f} (bound: {quality.STATIC_INSTRUCTION_BOUND})")  # fmt: skip
+        print(f"{name:<36} {recall:>6.1f}% {precision:>8.1f}% {texts:>14} {cpu:>6.2f}")
     missed = sorted(reference - found)
     print(f"found by the exhaustive search only: {len(missed)} {missed[:5]}; by the run's only: {sorted(found - reference)[:5]}")
 

@@ -126,51 +126,6 @@ def test_the_embedding_model_is_loaded_when_the_gate_opens_not_in_its_thread(
     assert embedding._model is not None  # loaded before any seed is in flight
 
 
-def test_the_static_table_is_built_once_per_model_and_then_read_from_the_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import numpy as np
-
-    import retrieval.static_embedding as static
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(static, "_embedder", None)
-    built: list[int] = []
-
-    def build() -> Any:
-        built.append(1)
-        return np.random.default_rng(0).standard_normal((30522, 8)).astype(np.float32)
-
-    monkeypatch.setattr(static, "build_table", build)
-    static.load_static()
-    assert built == [1]
-    assert [p.name for p in (tmp_path / "cache" / "agentinstruct").iterdir()] == [
-        f"static-minilm-{static.model_digest(static.bundled_model_dir())}.npy"
-    ]  # named by the model's files, no partial file left
-    monkeypatch.setattr(static, "_embedder", None)  # another process
-    vectors = static.load_static().embed(["Honeybees live in colonies", "HONEYBEES live in colonies", ""])
-    assert built == [1]  # read, not built again
-    assert np.allclose(np.linalg.norm(vectors, axis=1), 1) and np.allclose(vectors[0], vectors[1])
-
-
-def test_pairs_the_static_pass_finds_far_apart_are_not_given_to_minilm(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import teams.engine.quality as quality
-
-    pair = [  # two questions on one passage sharing most of their words (the first pass lets them through)
-        record("a", "Which statement about colonies is best supported by the passage?", BEES, "s1"),
-        record("b", "Which detail about colonies does the passage give first?", BEES, "s2"),
-    ]
-    gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "static"))
-    assert verdicts(gate, pair) == {"a": None, "b": None}
-    assert gate.index is not None and gate.index.embedded == 0
-    monkeypatch.setattr(quality, "STATIC_INSTRUCTION_BOUND", -1.0)  # no static pass: MiniLM decides the pair
-    plain = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "plain"))
-    assert verdicts(plain, pair) == {"a": None, "b": None}
-    assert plain.index is not None and plain.index.embedded == 2
-
-
 def test_thresholds_are_configurable(tmp_path: Path) -> None:
     pair = [
         record("a", "Which statement most strengthens the claim about colonies?", BEES, seed="s1"),

@@ -139,12 +139,6 @@ EMBEDDINGS_KEPT = 20_000  # embeddings cached (by text) for the similarity check
 # short encode spun both cores and cost ten times the CPU on a busy 2-core machine)
 EMBEDDING_THREADS = 1
 PASSAGE_BATCH = 4  # passages (up to 256 tokens) per forward pass: larger batches cost more per passage, not less
-# Static cosine (retrieval.static_embedding: MiniLM's token vectors, averaged) below which a pair
-# the first pass let through is not given to MiniLM. Calibrated on bench/near_duplicates.py's planted
-# near duplicates (of the pairs of instructions MiniLM puts at 0.95 or more, the lowest static cosine
-# was 0.862) and on the fake workloads' records (0.99 and more for instructions, passages alike)
-STATIC_INSTRUCTION_BOUND = 0.85
-STATIC_PASSAGE_BOUND = 0.85
 
 
 def _words(text: str) -> set[bytes]:
@@ -164,7 +158,6 @@ class _Entry(NamedTuple):
     chain: str
     instruction: str
     signature: Any  # the instruction's MinHash
-    static: Any  # the instruction's static vector (unit length)
     passage: str  # its context's key in NearDuplicateIndex.passages, "" if none
 
 
@@ -181,10 +174,8 @@ class NearDuplicateIndex:
         from datasketch import MinHashLSH
 
         from retrieval.embedding import load_model
-        from retrieval.static_embedding import load_static
 
         load_model()  # now, before seeds are in flight: not in the gate's thread while calls are made
-        self.static = load_static()  # its table is built from the model the first time (logged)
         self.threshold = threshold
         self.passages: dict[str, tuple[str, list[_Entry]]] = {}  # key -> (text, entries)
         self.passage_lsh = MinHashLSH(threshold=PASSAGE_OVERLAP, num_perm=PERMUTATIONS)
@@ -192,7 +183,6 @@ class NearDuplicateIndex:
         self.bare_lsh = MinHashLSH(threshold=INSTRUCTION_OVERLAP, num_perm=PERMUTATIONS)
         self._signatures: OrderedDict[str, Any] = OrderedDict()  # passage key -> MinHash, recent only
         self._vectors: OrderedDict[str, Any] = OrderedDict()
-        self._static_passages: OrderedDict[str, Any] = OrderedDict()  # passage key -> static vector, recent only
         self.embedded = 0  # texts embedded, for the benchmark
 
     def probe(self, record: dict[str, Any]) -> _Entry:
@@ -201,8 +191,7 @@ class NearDuplicateIndex:
         if key and key not in self.passages:
             self.passages[key] = (context, [])
         instruction = instruction_text(record)
-        static = self.static.embed([instruction])[0]
-        return _Entry(record["id"], chain_of(record), instruction, _minhash(instruction), static, key)
+        return _Entry(record["id"], chain_of(record), instruction, _minhash(instruction), key)
 
     def _passage_signature(self, key: str) -> Any:
         signature = self._signatures.get(key)
@@ -211,20 +200,6 @@ class NearDuplicateIndex:
             if len(self._signatures) > EMBEDDINGS_KEPT:
                 self._signatures.popitem(last=False)
         return signature
-
-    def _passages_may_match(self, a: str, b: str) -> bool:
-        """Whether MiniLM may find two passages alike: the same, or static vectors close enough."""
-        if a == b:
-            return True
-        vectors = []
-        for key in (a, b):
-            vector = self._static_passages.get(key)
-            if vector is None:
-                vector = self._static_passages[key] = self.static.embed([self.passages[key][0]])[0]
-                if len(self._static_passages) > EMBEDDINGS_KEPT:
-                    self._static_passages.popitem(last=False)
-            vectors.append(vector)
-        return float(vectors[0] @ vectors[1]) >= STATIC_PASSAGE_BOUND
 
     def ids(self) -> set[str]:
         """The kept records the index holds."""
@@ -250,9 +225,7 @@ class NearDuplicateIndex:
         return [
             other
             for other in found
-            if other.chain != entry.chain
-            and entry.signature.jaccard(other.signature) >= INSTRUCTION_OVERLAP
-            and float(entry.static @ other.static) >= STATIC_INSTRUCTION_BOUND
+            if other.chain != entry.chain and entry.signature.jaccard(other.signature) >= INSTRUCTION_OVERLAP
         ]
 
     def _may_compare(self, entry: _Entry, other: _Entry) -> bool:
@@ -263,10 +236,7 @@ class NearDuplicateIndex:
             self._passage_signature(entry.passage).jaccard(self._passage_signature(other.passage)) < PASSAGE_OVERLAP
         ):
             return False
-        return bool(
-            entry.signature.jaccard(other.signature) >= INSTRUCTION_OVERLAP
-            and float(entry.static @ other.static) >= STATIC_INSTRUCTION_BOUND
-        )
+        return bool(entry.signature.jaccard(other.signature) >= INSTRUCTION_OVERLAP)
 
     def prefetch(self, entries: list[_Entry]) -> None:
         """Embed in one batch what checking these entries (a seed's records, in order) may
@@ -280,9 +250,7 @@ class NearDuplicateIndex:
         contexts = [
             self.passages[key][0]
             for (entry, other), mine, theirs in zip(pairs, instructions[::2], instructions[1::2], strict=True)
-            if entry.passage != other.passage
-            and float(mine @ theirs) >= self.threshold
-            and self._passages_may_match(entry.passage, other.passage)
+            if entry.passage != other.passage and float(mine @ theirs) >= self.threshold
             for key in (entry.passage, other.passage)
         ]
         self._embed(contexts, PASSAGE_BATCH)
@@ -324,8 +292,6 @@ class NearDuplicateIndex:
                 return other.id, round(similarity, 4)
             if other.passage == entry.passage:
                 return other.id, round(similarity, 4)
-            if not self._passages_may_match(entry.passage, other.passage):
-                continue
             a, b = self._embed([self.passages[entry.passage][0], self.passages[other.passage][0]], PASSAGE_BATCH)
             context_similarity = float(a @ b)
             if context_similarity >= self.threshold:

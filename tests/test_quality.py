@@ -252,3 +252,38 @@ def test_bad_benchmark_files_are_one_line_errors(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2 and "line 2: not JSON" in result.stderr and "Traceback" not in result.stderr
     assert not any(tmp_path.glob("*/run.json"))  # refused before any run folder was made
+
+
+def test_the_gate_runs_on_a_thread_of_its_own_and_gives_freed_memory_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    import teams.engine.loop as loop
+    from agents.models import ModelSpec
+    from teams.engine import RunConfig, run_pipeline
+    from tests.conftest import ferry_logs
+    from tests.fake_openai import FakeOpenAIServer
+    from tests.fakes import deterministic_responder
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    threads: list[str] = []
+    released: list[int] = []
+    real_admit = QualityGate.admit
+
+    def admit(self: QualityGate, item: SeedOutcome) -> SeedOutcome:
+        threads.append(threading.current_thread().name)
+        return real_admit(self, item)
+
+    monkeypatch.setattr(QualityGate, "admit", admit)
+    monkeypatch.setattr(loop, "_release_freed_memory", lambda: lambda: released.append(1))
+    with FakeOpenAIServer(deterministic_responder) as server:
+        config = RunConfig(
+            skill="reading_comprehension", seeds=ferry_logs(tmp_path / "seeds"), out=tmp_path, run_id="gate",
+            concurrency=6, models={"default": ModelSpec(model="fake-model", base_url=server.base_url)},
+        )  # fmt: skip
+        _, info = asyncio.run(run_pipeline(config))
+    assert info.status == "completed" and len(threads) == 6
+    assert len(set(threads)) == 1 and threads[0].startswith("quality-gate")  # one thread, not the default executor's
+    assert len(released) == 6  # after every seed

@@ -5,9 +5,11 @@ quality gate, into the run folder, one seed at a time and in commit order."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -25,6 +27,35 @@ from teams.runfolder.info import RunInfo
 INFO_EVERY = 1.0  # seconds between run.json rewrites during a run
 
 ProgressCallback = Callable[[SeedOutcome, RunInfo], None]
+
+
+def _release_freed_memory() -> Callable[[], None]:
+    """glibc's malloc_trim(0), which hands the heap's free pages back to the system (a no-op elsewhere)."""
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+
+    def release() -> None:
+        trim(0)
+
+    return release
+
+
+def _admitting(gate: Any) -> Callable[[SeedOutcome], SeedOutcome]:
+    """The gate's admit, then the memory its embeddings freed given back (torch's buffers stay in
+    malloc's free lists otherwise: with the gate on the default executor's threads, one arena of
+    them per thread)."""
+    release = _release_freed_memory()
+
+    def admit(outcome: SeedOutcome) -> SeedOutcome:
+        admitted: SeedOutcome = gate.admit(outcome)
+        if gate.index is not None:
+            release()
+        return admitted
+
+    return admit
 
 
 class SeedProcessor(Protocol):
@@ -107,6 +138,10 @@ async def run_pipeline(
     down_hit = asyncio.Event()  # an endpoint stayed down past endpoint_down_after
     down_reason: list[str] = []
     admit_lock = asyncio.Lock()
+    # the gate's own thread: near-duplicate search's torch buffers in one malloc arena, not one per
+    # thread of the default executor (which aiohttp's resolver uses too)
+    gate_thread = ThreadPoolExecutor(1, thread_name_prefix="quality-gate")
+    admit = _admitting(gate)
     run.meter.on_budget = lambda reason: budget_hit.set()
     if run.meter.budget_reason:
         budget_hit.set()
@@ -155,7 +190,7 @@ async def run_pipeline(
             async with admit_lock:  # one seed at a time through the gate, in commit order
                 # Duplicates and contaminated records out, counted. Near-duplicate search embeds
                 # every record: in a thread, so the other seeds' model calls go on meanwhile.
-                outcome = await asyncio.to_thread(gate.admit, outcome)
+                outcome = await asyncio.get_running_loop().run_in_executor(gate_thread, admit, outcome)
                 commit(outcome)
 
     gc_thresholds = collect_less()
@@ -213,6 +248,7 @@ async def run_pipeline(
         info.totals.account(run.meter)
         folder.write_info(info)
         await pool.close()
+        gate_thread.shutdown(wait=False)
         logger.remove(sink)
         collect_as_before(gc_thresholds)
     return folder, info

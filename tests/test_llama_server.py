@@ -94,11 +94,15 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def check_run(folder: Path, code: int) -> tuple[dict[str, Any], list[dict[str, Any]], list[Record]]:
+def check_run(
+    folder: Path, code: int, may_all_fail: bool = False
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[Record]]:
     """A finished run folder of the same shape as on the fakes: every seed recorded once, its
-    transcript valid and spoken by the real model, every record valid and counted."""
+    transcript valid and spoken by the real model, every record valid and counted. With
+    `may_all_fail`, a run whose every seed failed on content (exit 1) passes too."""
     info = json.loads((folder / "run.json").read_text())
-    assert code in DONE and info["status"] == DONE[code], (code, info["status"])
+    ended = {**DONE, 1: "failed"} if may_all_fail else DONE
+    assert code in ended and info["status"] == ended[code], (code, info["status"])
     assert set(info["models"].values()) == {MODEL}
     seeds = lines(folder / "seeds.jsonl")
     assert len(seeds) == info["totals"]["seeds"] == len({s["id"] for s in seeds}) > 0
@@ -145,7 +149,10 @@ def test_mixed_skills_through_llama_server(server: LlamaServer, tmp_path: Path) 
                            str(REPO / "examples" / "mixed"), "--max-seeds", "3", "--config", str(light),
                            "--seed", "2")  # fmt: skip
     assert_clean(output)
-    info, seeds, records = check_run(tmp_path / "mixed", code)
+    # what this run proves is the skills shared out over the seeds through the server; the 135M model
+    # now and then fails every answer's checks (seen once: 3 seeds of 3, each with three tries), and
+    # check_run still requires such failures to be on content, not the endpoint's
+    info, seeds, records = check_run(tmp_path / "mixed", code, may_all_fail=True)
     assert info["skill"] == "mixed" and set(info["skills"]) == {"reading_comprehension", "fermi"}
     assert sorted(s["skill"] for s in seeds) == ["fermi", "reading_comprehension", "reading_comprehension"]
     assert {r.skill for r in records} <= {"fermi", "reading_comprehension"}

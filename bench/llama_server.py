@@ -84,14 +84,23 @@ def transcripts(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) for path in sorted((folder / "transcripts").glob("*.json"))]
 
 
-def search_calls(transcript: dict[str, Any]) -> int:
-    """The retrieval agent's search_code calls in one seed's transcript."""
-    return sum(
+def search_calls(transcript: dict[str, Any]) -> tuple[int, int]:
+    """The retrieval agent's search_code calls in one seed's transcript (every attempt): those it
+    asked for, and those that searched (past `max_searches` a call is answered with a refusal)."""
+    teams = [team for team in transcript["teams"] if team["step"] == "retrieve_apis"]
+    asked = sum(
         call.get("name") == "search_code"
-        for team in transcript["teams"] if team["step"] == "retrieve_apis"
+        for team in teams
         for message in team["messages"] if message["type"] == "ToolCallRequestEvent"
         for call in message["content"]
     )  # fmt: skip
+    refused = sum(
+        str(result.get("content", "")).startswith("search limit reached")
+        for team in teams
+        for message in team["messages"] if message["type"] == "ToolCallExecutionEvent"
+        for result in message["content"]
+    )  # fmt: skip
+    return asked, asked - refused
 
 
 def measure(name: str, skill: str, seeds: Path, server: LlamaServer, out: Path, flow: dict[str, Any],
@@ -118,7 +127,12 @@ def measure(name: str, skill: str, seeds: Path, server: LlamaServer, out: Path, 
     row["ratio"] = round(row["pipeline_tokens_per_s"] / max(row["ceiling_tokens_per_s"], 1e-9), 2)
     if skill == "tool_use":
         found = transcripts(out / name)
-        row["search_calls_per_seed"] = [search_calls(t) for t in found]
+        counted = [search_calls(t) for t in found]
+        row["search_calls_per_seed"] = [asked for asked, _ in counted]
+        row["searches_run_per_seed"] = [ran for _, ran in counted]
+        row["retrieval_attempts_per_seed"] = [
+            sum(team["step"] == "retrieve_apis" for team in t["teams"]) for t in found
+        ]
         row["tool_calling"] = {k: ("native" if v.native else "structured output") for k, v in info.tool_calling.items()}
     return row
 
@@ -162,7 +176,8 @@ def main() -> None:
                 f"{row['ceiling_tokens_per_s']} "
                 f"(ratio {row['ratio']}, {row['requests']} requests replayed {args.parallel} at a time)")  # fmt: skip
         if "search_calls_per_seed" in row:
-            line += f"; search_code calls per seed {row['search_calls_per_seed']}"
+            line += (f"; search_code calls per seed {row['search_calls_per_seed']} (searches run "
+                     f"{row['searches_run_per_seed']}, over {row['retrieval_attempts_per_seed']} retrieval attempts)")  # fmt: skip
         print(line)
 
 

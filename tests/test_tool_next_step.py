@@ -10,21 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from teams.cli.app import app
 from teams.flows.types import Record, SeedTranscript
-from tests.fake_openai import FakeOpenAIServer
 from tests.fakes import _task_text
-from tests.test_tool_use import CODE
-from tests.tool_fakes import tool_use_responder
+from tests.tool_fakes import output_fields, run_tool_use_seed, tool_use_responder
 
 NEXT_STEP = "Good. Now use what the tools returned for the station next door as well."
-
-
-def _fields(request: dict[str, Any]) -> set[str]:
-    schema = (request.get("response_format") or {}).get("json_schema", {}).get("schema", {})
-    return set(schema.get("properties", {}))
 
 
 def _user(picks_up: str | None) -> Any:
@@ -32,7 +23,7 @@ def _user(picks_up: str | None) -> Any:
     `picks_up` (None: words of the assistant's last answer), then its need is met."""
 
     def respond(request: dict[str, Any]) -> Any:
-        if _fields(request) != {"message", "refers_to", "done"}:
+        if output_fields(request) != {"message", "refers_to", "done"}:
             return tool_use_responder(request)
         conversation = _task_text(request)
         answers = re.findall(r"^assistant: (.+)$", conversation, re.M)
@@ -45,21 +36,8 @@ def _user(picks_up: str | None) -> Any:
 
 
 def _run(tmp_path: Path, responder: Any) -> tuple[list[Record], SeedTranscript, list[dict[str, Any]]]:
-    config = tmp_path / "c.yaml"
-    config.write_text("flow: {specialists_per_seed: 2, instructions_per_writer: 1, refinement_rounds: 0, turns: 3}\n")
-    with FakeOpenAIServer(responder) as server:
-        result = CliRunner().invoke(app, [
-            "run", "tool_use", "--seeds", str(CODE), "--model", "fake-model", "--base-url", server.base_url,
-            "--out", str(tmp_path / "runs"), "--run-id", "t", "--index", str(tmp_path / "index"), "--max-seeds", "1",
-            "--config", str(config),
-        ])  # fmt: skip
-        requests = list(server.requests)
-    assert result.exit_code == 0, result.stderr
-    folder = tmp_path / "runs" / "t"
-    records = [Record.model_validate_json(line) for line in (folder / "records.jsonl").read_text().splitlines()]
-    (seed_line,) = [json.loads(line) for line in (folder / "seeds.jsonl").read_text().splitlines()]
-    transcript = SeedTranscript.model_validate_json((folder / "transcripts" / f"{seed_line['id']}.json").read_text())
-    return records, transcript, requests
+    flow = "{specialists_per_seed: 2, instructions_per_writer: 1, refinement_rounds: 0, turns: 3}"
+    return run_tool_use_seed(tmp_path, responder, flow)
 
 
 def test_the_user_asks_a_next_step_after_reading_the_answer_and_the_assistant_calls_tools_again(
@@ -83,7 +61,7 @@ def test_the_user_asks_a_next_step_after_reading_the_answer_and_the_assistant_ca
             steps.index(f"conversation:{key}") < steps.index(f"user_turn:{key}:1") < steps.index(f"next_step:{key}:1")
         )
     # what the user simulator read held the assistant's answer and the tools' results
-    asked = [_task_text(r) for r in requests if _fields(r) == {"message", "refers_to", "done"}]
+    asked = [_task_text(r) for r in requests if output_fields(r) == {"message", "refers_to", "done"}]
     assert asked and all("assistant: " in a and " returned: " in a for a in asked)
     # its need met, it stopped before `turns`: no record has a third user turn from it
     assert all(sum(m.content == NEXT_STEP for m in r.messages) <= 1 for r in records)

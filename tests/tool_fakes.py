@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import re
 from itertools import count
+from pathlib import Path
 from typing import Any
 
+from teams.flows.types import Record, SeedTranscript
 from tests.fakes import _schema, _task_text, judge_json, schema_kind
 
 _n = count(1)
@@ -205,3 +207,35 @@ def tools_via_schema(native: Any) -> Any:
         return text if "response_format" in inner else json.dumps({"reply": text})
 
     return respond
+
+
+def output_fields(request: dict[str, Any]) -> set[str]:
+    """The fields of the JSON schema a request asks for: which agent sent it."""
+    schema = (request.get("response_format") or {}).get("json_schema", {}).get("schema", {})
+    return set(schema.get("properties", {}))
+
+
+def run_tool_use_seed(tmp_path: Path, responder: Any, flow: str) -> tuple[list[Record], SeedTranscript, list[dict[str, Any]]]:
+    """`agentinstruct run tool_use` on one example code seed against a fake server with `responder`
+    and the flow settings `flow` (YAML): its records, its seed's transcript and every request sent."""
+    from typer.testing import CliRunner
+
+    from teams.cli.app import app
+    from tests.fake_openai import FakeOpenAIServer
+    from tests.test_tool_use import CODE  # here: test_tool_use imports this module
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"flow: {flow}\n")
+    with FakeOpenAIServer(responder) as server:
+        result = CliRunner().invoke(app, [
+            "run", "tool_use", "--seeds", str(CODE), "--model", "fake-model", "--base-url", server.base_url,
+            "--out", str(tmp_path / "runs"), "--run-id", "t", "--index", str(tmp_path / "index"), "--max-seeds", "1",
+            "--config", str(config),
+        ])  # fmt: skip
+        requests = list(server.requests)
+    assert result.exit_code == 0, result.stderr
+    folder = tmp_path / "runs" / "t"
+    records = [Record.model_validate_json(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+    (seed_line,) = [json.loads(line) for line in (folder / "seeds.jsonl").read_text().splitlines()]
+    transcript = SeedTranscript.model_validate_json((folder / "transcripts" / f"{seed_line['id']}.json").read_text())
+    return records, transcript, requests

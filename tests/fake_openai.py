@@ -128,8 +128,7 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
         self._ids = count(1)
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._httpd: _Server | None = None
         self.base_url = ""
 
     # --- lifecycle ---
@@ -181,16 +180,13 @@ class FakeOpenAIServer:
         self._httpd = _Server(("127.0.0.1", self.port), Handler)
         self.port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._httpd.serve_in_background()
         return self
 
     def close(self) -> None:
         """Stop listening and cut the open connections: to clients, the endpoint is gone (refused)."""
         if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd.cut_connections()
+            self._httpd.stop()
             self._httpd = None
 
     def __enter__(self) -> FakeOpenAIServer:
@@ -298,6 +294,15 @@ class _Server(ThreadingHTTPServer):
         with self._connections_lock:
             self.connections.discard(request)
         super().shutdown_request(request)
+
+    def serve_in_background(self) -> None:
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop listening and cut the open connections: to clients, the endpoint is gone (refused)."""
+        self.shutdown()
+        self.server_close()
+        self.cut_connections()
 
     def cut_connections(self) -> None:
         """Keep-alive connections outlive serve_forever: a server that is gone closes them too."""

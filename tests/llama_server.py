@@ -232,12 +232,10 @@ class CountingProxy:
                         proxy.answered.append(fingerprint)
 
         self._httpd = _Server(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._httpd.serve_in_background()
         return self
 
     def close(self) -> None:
         if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd.cut_connections()
+            self._httpd.stop()
             self._httpd = None

@@ -43,11 +43,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the gate's own setting)")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     args = parser.parse_args()
+    import teams.engine.near_duplicates as near_duplicates
     import teams.engine.quality as quality
     from teams.runfolder import RunFolder
 
     if args.threads:
-        quality.EMBEDDING_THREADS = args.threads
+        near_duplicates.EMBEDDING_THREADS = args.threads
     seeds = batches(args.run)[: args.seeds]
     records = sum(len(b) for b in seeds)
     gate = quality.QualityGate(quality.QualitySettings()).open(RunFolder.create(Path(tempfile.mkdtemp()), "replay"))
@@ -68,7 +69,7 @@ def main() -> None:
     print(
         f"{len(seeds)} seeds, {records} records: {1000 * cpu / records:.2f} CPU ms per record "
         f"({1000 * wall / records:.2f} wall), {near} near duplicates, {gate.index.embedded} texts embedded "
-        f"(torch threads: {quality.EMBEDDING_THREADS})"
+        f"(torch threads: {near_duplicates.EMBEDDING_THREADS})"
     )
 
 

@@ -1,5 +1,5 @@
 """Recall and precision of near-duplicate search on planted duplicates: the run's method (a
-MinHash LSH first pass, MiniLM on its candidates: `teams.engine.quality`) against an exhaustive
+MinHash LSH first pass, MiniLM on its candidates: `teams.engine.near_duplicates`) against an exhaustive
 MiniLM search (every record embedded, compared with every kept one: what the Chroma index
 approximated before, with its 10 nearest).
 
@@ -97,7 +97,7 @@ def planted(count: int) -> tuple[list[dict[str, Any]], set[str]]:
 
 def exhaustive(records: list[dict[str, Any]], threshold: float) -> set[str]:
     """Every record embedded, compared with every kept one of another chain (the rule of
-    `teams.engine.quality`: instructions and contexts both at least `threshold` alike)."""
+    `teams.engine.near_duplicates`: instructions and contexts both at least `threshold` alike)."""
     import numpy as np
 
     from retrieval.embedding import embed_texts

@@ -287,3 +287,28 @@ def test_the_gate_runs_on_a_thread_of_its_own_and_gives_freed_memory_back(
     assert info.status == "completed" and len(threads) == 6
     assert len(set(threads)) == 1 and threads[0].startswith("quality-gate")  # one thread, not the default executor's
     assert len(released) == 6  # after every seed
+
+
+def test_first_pass_finds_what_minhash_jaccard_finds_in_the_groups_asked() -> None:
+    """The vectorised first pass keeps exactly the entries of the groups asked whose MinHash
+    estimate is at or above the cut, as datasketch's own `jaccard` computes it, past a resize."""
+    import random
+
+    from teams.engine.near_duplicates import INSTRUCTION_OVERLAP, Entry, Signatures, minhash
+
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(40)]
+    signatures = Signatures()
+    entries = []
+    for i in range(1500):  # more rows than the first allocation (1,024)
+        text = " ".join(rng.sample(words, 10))
+        entry = Entry(f"r{i}", f"c{i}", text, minhash(text), "")
+        signatures.add(entry, group=i % 7)
+        entries.append((entry, i % 7))
+    query = minhash(" ".join(rng.sample(words, 10)))
+    groups = [1, 4, 5]
+    expected = [e for e, g in entries if g in groups and query.jaccard(e.signature) >= INSTRUCTION_OVERLAP]
+    found = signatures.overlapping(query, groups)
+    assert found == expected
+    assert 0 < len(found) < sum(1 for _, g in entries if g in groups)  # the cut kept some, not all
+    assert signatures.overlapping(query, []) == []

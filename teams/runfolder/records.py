@@ -4,7 +4,11 @@ these, and the stats measure their diversity."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
+
+_WORD = re.compile(r"\w+")
 
 
 def prompt_text(record: dict[str, Any]) -> str:
@@ -37,3 +41,8 @@ def chain_of(record: dict[str, Any]) -> str:
     meta = record.get("meta", {})
     key = str(meta.get("instruction_key", record["id"])).split(".")[0]
     return f"{meta.get('seed_id', '')}:{key}"
+
+
+def normalise(text: str) -> str:
+    """Case, accents' composed forms, punctuation and spacing do not make two texts different."""
+    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))

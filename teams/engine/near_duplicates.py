@@ -1,0 +1,216 @@
+"""Near-duplicate search over a run's kept records: a cheap first pass (MinHash over words)
+picks the pairs worth comparing, MiniLM decides (cosine of instructions, and of passages, at or
+above the threshold). `teams.engine.quality.QualityGate` holds one index per run."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Any, NamedTuple
+
+from teams.runfolder.records import chain_of, context_text, instruction_text, normalise
+
+INSTRUCTION_OVERLAP = 0.3  # word overlap (Jaccard) of two instructions below which they are not compared
+PASSAGE_OVERLAP = 0.5  # the same for passages (an LSH band threshold: pairs well below it are rarely found)
+PERMUTATIONS = 64
+EMBEDDINGS_KEPT = 20_000  # embeddings cached (by text) for the similarity check
+# torch threads for the check: one, so the run's event loop keeps the other core (with two, each
+# short encode spun both cores and cost ten times the CPU on a busy 2-core machine)
+EMBEDDING_THREADS = 1
+PASSAGE_BATCH = 4  # passages (up to 256 tokens) per forward pass: larger batches cost more per passage, not less
+
+
+def _words(text: str) -> set[bytes]:
+    return {w.encode() for w in normalise(text).split()} or {b""}
+
+
+def minhash(text: str) -> Any:
+    from datasketch import MinHash
+
+    signature = MinHash(num_perm=PERMUTATIONS, seed=1)
+    signature.update_batch(list(_words(text)))
+    return signature
+
+
+class Entry(NamedTuple):
+    """A record as the index sees it."""
+
+    id: str
+    chain: str
+    instruction: str
+    signature: Any  # the instruction's MinHash
+    passage: str  # its context's key in NearDuplicateIndex.passages, "" if none
+
+
+class Signatures:
+    """The kept entries' instruction signatures as rows of one matrix, each row tagged with its
+    group (its passage, or the entry itself when it has none): the first pass compares a new
+    instruction with every kept one of some groups in one numpy operation. Compared one
+    `MinHash.jaccard` at a time, they took half the gate's thread on a run of 256 seeds."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.entries: list[Entry] = []
+        self.groups = np.empty(1024, dtype=np.int64)
+        self.hashes = np.empty((1024, PERMUTATIONS), dtype=np.uint64)
+
+    def add(self, entry: Entry, group: int) -> None:
+        import numpy as np
+
+        row = len(self.entries)
+        if row == len(self.groups):  # full: double
+            self.groups = np.resize(self.groups, 2 * row)
+            self.hashes = np.resize(self.hashes, (2 * row, PERMUTATIONS))
+        self.groups[row], self.hashes[row] = group, entry.signature.hashvalues
+        self.entries.append(entry)
+
+    def overlapping(self, signature: Any, groups: list[int]) -> list[Entry]:
+        """The entries of these groups whose instruction shares enough words with `signature`'s
+        (the MinHash estimate of their Jaccard, as `MinHash.jaccard` computes it), in the order added."""
+        import numpy as np
+
+        if not groups:
+            return []
+        count = len(self.entries)
+        rows = np.flatnonzero(np.isin(self.groups[:count], groups))
+        shared = np.count_nonzero(self.hashes[rows] == signature.hashvalues, axis=1) / np.float64(PERMUTATIONS)
+        return [self.entries[i] for i in rows[shared >= INSTRUCTION_OVERLAP]]
+
+
+class NearDuplicateIndex:
+    """The kept records' instructions and passages, in memory, rebuilt from the records on open.
+
+    A cheap first pass finds the candidates: records whose passage shares enough words with this
+    one's (MinHash LSH over the distinct passages) and whose instruction does too (MinHash
+    estimate). Only those are embedded (the bundled MiniLM, each text once, cached by content)
+    and compared as before: cosine similarity of instructions, and of contexts, at or above the
+    threshold. Nothing is written to disk: the state is only ever derived from `records.jsonl`."""
+
+    def __init__(self, threshold: float):
+        from datasketch import MinHashLSH
+
+        from retrieval.embedding import load_model
+
+        load_model()  # now, before seeds are in flight: not in the gate's thread while calls are made
+        self.threshold = threshold
+        self.passages: dict[str, tuple[str, list[Entry]]] = {}  # key -> (text, entries)
+        self.passage_lsh = MinHashLSH(threshold=PASSAGE_OVERLAP, num_perm=PERMUTATIONS)
+        self.bare: dict[str, Entry] = {}  # records without a context, by id
+        self.bare_lsh = MinHashLSH(threshold=INSTRUCTION_OVERLAP, num_perm=PERMUTATIONS)
+        self._signatures: OrderedDict[str, Any] = OrderedDict()  # passage key -> MinHash, recent only
+        self._vectors: OrderedDict[str, Any] = OrderedDict()
+        self._signatures_kept = Signatures()
+        self._group: dict[str, int] = {}  # passage key or bare record id -> its group in _signatures_kept
+        self.embedded = 0  # texts embedded, for the benchmark
+
+    def probe(self, record: dict[str, Any]) -> Entry:
+        context = context_text(record)
+        key = hashlib.sha256(normalise(context).encode()).hexdigest() if context else ""
+        if key and key not in self.passages:
+            self.passages[key] = (context, [])
+        instruction = instruction_text(record)
+        return Entry(record["id"], chain_of(record), instruction, minhash(instruction), key)
+
+    def _passage_signature(self, key: str) -> Any:
+        signature = self._signatures.get(key)
+        if signature is None:
+            signature = self._signatures[key] = minhash(self.passages[key][0])
+            if len(self._signatures) > EMBEDDINGS_KEPT:
+                self._signatures.popitem(last=False)
+        return signature
+
+    def ids(self) -> set[str]:
+        """The kept records the index holds."""
+        return set(self.bare) | {e.id for _, entries in self.passages.values() for e in entries}
+
+    def add(self, entry: Entry) -> None:
+        if not entry.passage:
+            self.bare[entry.id] = entry
+            self.bare_lsh.insert(entry.id, entry.signature, check_duplication=False)
+        else:
+            entries = self.passages[entry.passage][1]
+            if not entries:
+                self.passage_lsh.insert(entry.passage, self._passage_signature(entry.passage), check_duplication=False)
+            entries.append(entry)
+        group = self._group.setdefault(entry.passage or entry.id, len(self._group))
+        self._signatures_kept.add(entry, group)
+
+    def candidates(self, entry: Entry) -> list[Entry]:
+        """Kept records of other chains whose instruction (and passage) share enough words."""
+        if entry.passage:
+            found = self.passage_lsh.query(self._passage_signature(entry.passage))
+        else:
+            found = self.bare_lsh.query(entry.signature)
+        groups = [self._group[key] for key in found]
+        return [o for o in self._signatures_kept.overlapping(entry.signature, groups) if o.chain != entry.chain]
+
+    def _may_compare(self, entry: Entry, other: Entry) -> bool:
+        """Whether `twin` may compare two new entries (of one batch): the first pass's test."""
+        if other.chain == entry.chain or bool(entry.passage) != bool(other.passage):
+            return False
+        if entry.passage != other.passage and (
+            self._passage_signature(entry.passage).jaccard(self._passage_signature(other.passage)) < PASSAGE_OVERLAP
+        ):
+            return False
+        return bool(entry.signature.jaccard(other.signature) >= INSTRUCTION_OVERLAP)
+
+    def prefetch(self, entries: list[Entry]) -> None:
+        """Embed in one batch what checking these entries (a seed's records, in order) may
+        compare, instead of a model call per record: only the cache is filled, `twin` decides."""
+        pairs = [
+            (entry, other)
+            for i, entry in enumerate(entries)
+            for other in self.candidates(entry) + [o for o in entries[:i] if self._may_compare(entry, o)]
+        ]
+        instructions = self._embed([text for e, o in pairs for text in (e.instruction, o.instruction)])
+        contexts = [
+            self.passages[key][0]
+            for (entry, other), mine, theirs in zip(pairs, instructions[::2], instructions[1::2], strict=True)
+            if entry.passage != other.passage and float(mine @ theirs) >= self.threshold
+            for key in (entry.passage, other.passage)
+        ]
+        self._embed(contexts, PASSAGE_BATCH)
+
+    def _embed(self, texts: list[str], batch_size: int = 64) -> list[Any]:
+        import numpy as np
+
+        from retrieval.embedding import embed_texts
+
+        # keyed by the text itself: the texts are held by the index anyway, and a str caches its
+        # hash, where a digest per text and pair took a sixth of the gate's time
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, embed_texts(missing, batch_size, EMBEDDING_THREADS), strict=True):
+                self._vectors[text] = np.asarray(vector, dtype=np.float32)
+            self.embedded += len(missing)
+        vectors = []
+        for text in texts:
+            self._vectors.move_to_end(text)
+            vectors.append(self._vectors[text])
+        while len(self._vectors) > EMBEDDINGS_KEPT:
+            self._vectors.popitem(last=False)
+        return vectors
+
+    def twin(self, entry: Entry) -> tuple[str, float] | None:
+        """The kept record this one nearly duplicates (id, similarity), or None."""
+        found = self.candidates(entry)
+        if not found:
+            return None
+        mine, *theirs = self._embed([entry.instruction] + [o.instruction for o in found])
+        close = sorted(
+            ((float(mine @ vector), other) for vector, other in zip(theirs, found, strict=True)),
+            key=lambda pair: -pair[0],
+        )
+        for similarity, other in close:
+            if similarity < self.threshold:
+                break
+            if not entry.passage:
+                return other.id, round(similarity, 4)
+            if other.passage == entry.passage:
+                return other.id, round(similarity, 4)
+            a, b = self._embed([self.passages[entry.passage][0], self.passages[other.passage][0]], PASSAGE_BATCH)
+            context_similarity = float(a @ b)
+            if context_similarity >= self.threshold:
+                return other.id, round(min(similarity, context_similarity), 4)
+        return None

@@ -303,10 +303,10 @@ def test_first_pass_finds_what_minhash_jaccard_finds_in_the_groups_asked() -> No
     for i in range(1500):  # more rows than the first allocation (1,024)
         text = " ".join(rng.sample(words, 10))
         entry = Entry(f"r{i}", f"c{i}", text, minhash(text), "")
-        signatures.add(entry, group=i % 7)
-        entries.append((entry, i % 7))
+        signatures.add(entry, group=f"g{i % 7}")
+        entries.append((entry, f"g{i % 7}"))
     query = minhash(" ".join(rng.sample(words, 10)))
-    groups = [1, 4, 5]
+    groups = ["g1", "g4", "g5"]
     expected = [e for e, g in entries if g in groups and query.jaccard(e.signature) >= INSTRUCTION_OVERLAP]
     found = signatures.overlapping(query, groups)
     assert found == expected

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Iterable
+from itertools import chain
 from typing import Any, NamedTuple
 
 from teams.runfolder.records import chain_of, context_text, instruction_text, normalise
@@ -43,37 +45,34 @@ class Entry(NamedTuple):
 
 
 class Signatures:
-    """The kept entries' instruction signatures as rows of one matrix, each row tagged with its
-    group (its passage, or the entry itself when it has none): the first pass compares a new
-    instruction with every kept one of some groups in one numpy operation. Compared one
-    `MinHash.jaccard` at a time, they took half the gate's thread on a run of 256 seeds."""
+    """The kept entries' instruction signatures as rows of one matrix, listed by group (their
+    passage's key, or the entry's id when it has none): the first pass compares a new instruction
+    with every kept one of some groups in one numpy operation. Compared one `MinHash.jaccard` at a
+    time, they took half the gate's thread on a run of 256 seeds."""
 
     def __init__(self) -> None:
         import numpy as np
 
         self.entries: list[Entry] = []
-        self.groups = np.empty(1024, dtype=np.int64)
+        self.rows: dict[str, list[int]] = {}  # group -> its rows, in the order added
         self.hashes = np.empty((1024, PERMUTATIONS), dtype=np.uint64)
 
-    def add(self, entry: Entry, group: int) -> None:
+    def add(self, entry: Entry, group: str) -> None:
         import numpy as np
 
         row = len(self.entries)
-        if row == len(self.groups):  # full: double
-            self.groups = np.resize(self.groups, 2 * row)
+        if row == len(self.hashes):  # full: double
             self.hashes = np.resize(self.hashes, (2 * row, PERMUTATIONS))
-        self.groups[row], self.hashes[row] = group, entry.signature.hashvalues
+        self.hashes[row] = entry.signature.hashvalues
+        self.rows.setdefault(group, []).append(row)
         self.entries.append(entry)
 
-    def overlapping(self, signature: Any, groups: list[int]) -> list[Entry]:
+    def overlapping(self, signature: Any, groups: Iterable[str]) -> list[Entry]:
         """The entries of these groups whose instruction shares enough words with `signature`'s
         (the MinHash estimate of their Jaccard, as `MinHash.jaccard` computes it), in the order added."""
         import numpy as np
 
-        if not groups:
-            return []
-        count = len(self.entries)
-        rows = np.flatnonzero(np.isin(self.groups[:count], groups))
+        rows = np.sort(np.fromiter(chain.from_iterable(self.rows.get(g, ()) for g in groups), dtype=np.int64))
         shared = np.count_nonzero(self.hashes[rows] == signature.hashvalues, axis=1) / np.float64(PERMUTATIONS)
         return [self.entries[i] for i in rows[shared >= INSTRUCTION_OVERLAP]]
 
@@ -101,7 +100,6 @@ class NearDuplicateIndex:
         self._signatures: OrderedDict[str, Any] = OrderedDict()  # passage key -> MinHash, recent only
         self._vectors: OrderedDict[str, Any] = OrderedDict()
         self._signatures_kept = Signatures()
-        self._group: dict[str, int] = {}  # passage key or bare record id -> its group in _signatures_kept
         self.embedded = 0  # texts embedded, for the benchmark
 
     def probe(self, record: dict[str, Any]) -> Entry:
@@ -133,8 +131,7 @@ class NearDuplicateIndex:
             if not entries:
                 self.passage_lsh.insert(entry.passage, self._passage_signature(entry.passage), check_duplication=False)
             entries.append(entry)
-        group = self._group.setdefault(entry.passage or entry.id, len(self._group))
-        self._signatures_kept.add(entry, group)
+        self._signatures_kept.add(entry, entry.passage or entry.id)
 
     def candidates(self, entry: Entry) -> list[Entry]:
         """Kept records of other chains whose instruction (and passage) share enough words."""
@@ -142,8 +139,7 @@ class NearDuplicateIndex:
             found = self.passage_lsh.query(self._passage_signature(entry.passage))
         else:
             found = self.bare_lsh.query(entry.signature)
-        groups = [self._group[key] for key in found]
-        return [o for o in self._signatures_kept.overlapping(entry.signature, groups) if o.chain != entry.chain]
+        return [o for o in self._signatures_kept.overlapping(entry.signature, found) if o.chain != entry.chain]
 
     def _may_compare(self, entry: Entry, other: Entry) -> bool:
         """Whether `twin` may compare two new entries (of one batch): the first pass's test."""

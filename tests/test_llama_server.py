@@ -175,7 +175,8 @@ def test_tool_use_through_llama_server_searches_the_code_index(server: LlamaServ
     transcript = SeedTranscript.model_validate_json((folder / "transcripts" / f"{seed['id']}.json").read_text())
     retrieval = [t for t in transcript.teams if t.step == "retrieve_apis"]
     calls = [c for t in retrieval for m in t.messages if m.type == "ToolCallRequestEvent" for c in m.content]
-    assert any(c["name"] == "search_code" and "query" in json.loads(c["arguments"]) for c in calls), calls
+    steps = [(t.step, t.attempt, t.status, t.error) for t in transcript.teams]  # why, when it fails
+    assert any(c["name"] == "search_code" and "query" in json.loads(c["arguments"]) for c in calls), steps
     assert any(m.type == "ToolCallExecutionEvent" for t in retrieval for m in t.messages)  # the search ran
     if code == 1:  # the one seed failed on content (a 135M model's conversations often do)
         assert info["status"] == "failed" and seed["status"] == "failed" and seed["reason"]
@@ -273,7 +274,10 @@ def test_a_server_killed_mid_run_pauses_then_stops_and_resume_repeats_no_finishe
     finally:
         proxy.close()
         llama.kill()
-    info, seeds, _ = check_run(folder, code)
+    # what this test proves is the pause, the stop and a resume that repeats no finished call; with
+    # one try per step the 135M model now and then fails all three seeds on content (exit 1), and
+    # check_run still requires such failures to be on content, not the endpoint's
+    info, seeds, _ = check_run(folder, code, may_all_fail=True)
     assert len(seeds) == 3 and not [s for s in seeds if ENDPOINT_FAILURE.search(s.get("reason") or "")]
     for name, text in written.items():
         assert (folder / name).read_text().startswith(text), name

@@ -11,11 +11,12 @@ import pytest
 from autogen_core import FunctionCall
 from autogen_core.models import AssistantMessage, FunctionExecutionResult, FunctionExecutionResultMessage, UserMessage
 from autogen_core.tools import FunctionTool
+from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from agents.models import ModelSpec, Sampling
 from agents.models.openai_compatible import build_openai
-from agents.models.tool_json import StructuredToolCalls, parse_calls
+from agents.models.tool_json import MAX_CALLS, StructuredToolCalls, calls_schema, parse_calls
 from teams.cli.app import app
 from teams.flows.types import Record
 from tests.conftest import REPO
@@ -94,6 +95,17 @@ def test_an_answer_naming_an_unknown_tool_is_not_a_call() -> None:
     assert parse_calls(json.dumps({"tool_calls": [{"name": "rm_rf", "arguments": {}}]}), {"search"}) is None
     calls = parse_calls(json.dumps({"name": "search", "arguments": {"q": 1}}), {"search"})
     assert calls is not None and isinstance(calls[0], FunctionCall) and json.loads(calls[0].arguments) == {"q": 1}
+
+
+def test_the_schema_bounds_the_calls_of_one_answer() -> None:
+    """A constrained decoder closes the list at MAX_CALLS: a small model that repeats its call
+    cannot run on until max_tokens cuts the JSON."""
+    tool = FunctionTool(_search, description="Search the code.")
+    validator = Draft202012Validator(calls_schema([tool.schema], None))
+    call = {"name": "_search", "arguments": {"query": "x"}}
+    assert validator.is_valid({"tool_calls": [call] * MAX_CALLS})
+    assert not validator.is_valid({"tool_calls": [call] * (MAX_CALLS + 1)})
+    assert not validator.is_valid({"tool_calls": []})
 
 
 def _probes(server: FakeOpenAIServer) -> list[dict[str, object]]:

@@ -29,6 +29,9 @@ from pydantic import BaseModel
 from agents.models.wrapping import WrappedClient, schema_of
 
 SCHEMA_NAME = "tool_calls"
+#: calls one answer may make: a small model asked for one search repeated its calls until
+#: max_tokens cut the JSON (seen on llama.cpp's server); a bound lets the decoder close the list
+MAX_CALLS = 8
 _REPLY = {"type": "object", "properties": {"reply": {"type": "string"}}, "required": ["reply"], "additionalProperties": False}
 
 
@@ -37,7 +40,7 @@ def _tool_schema(tool: Tool | ToolSchema) -> ToolSchema:
 
 
 def calls_schema(schemas: Sequence[ToolSchema], reply: dict[str, Any] | None) -> dict[str, Any]:
-    """One or more calls, each to one of the tools with that tool's arguments; or `reply`."""
+    """One to MAX_CALLS calls, each to one of the tools with that tool's arguments; or `reply`."""
     one = [
         {
             "type": "object",
@@ -51,7 +54,7 @@ def calls_schema(schemas: Sequence[ToolSchema], reply: dict[str, Any] | None) ->
     ]
     calls = {
         "type": "object",
-        "properties": {"tool_calls": {"type": "array", "minItems": 1, "items": one[0] if len(one) == 1 else {"anyOf": one}}},
+        "properties": {"tool_calls": {"type": "array", "minItems": 1, "maxItems": MAX_CALLS, "items": one[0] if len(one) == 1 else {"anyOf": one}}},
         "required": ["tool_calls"],
     }
     if reply is None:

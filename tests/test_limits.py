@@ -120,6 +120,35 @@ async def test_requests_in_flight_are_capped_for_the_whole_endpoint() -> None:
     assert len(results) == 20 and inner.peak == 3 and limiter.in_flight == 0
 
 
+async def test_a_freed_slot_goes_to_the_longest_waiter_and_a_cancelled_waiter_passes_its_turn() -> None:
+    limiter = EndpointLimiter("fake", EndpointLimits(max_in_flight=2), FakeClock())
+    await limiter.acquire(0)
+    await limiter.acquire(0)
+    served: list[str] = []
+
+    async def call(name: str) -> None:
+        await limiter.acquire(0)
+        served.append(name)
+
+    waiting = {name: asyncio.ensure_future(call(name)) for name in ("a", "b", "c", "d")}
+    await asyncio.sleep(0)
+    waiting["b"].cancel()  # gives up before its turn: it leaves the queue
+    await asyncio.sleep(0)
+    late = asyncio.ensure_future(call("late"))  # asks before the waiters woken below have run
+    limiter.release()
+    limiter.release()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    # the two freed slots went to the waiters in their order, not to the newcomer
+    assert served == ["a", "c"] and limiter.in_flight == 2 and not late.done()
+    limiter.release()
+    waiting["d"].cancel()  # handed the slot, then cancelled before it ran: the slot goes on
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert served == ["a", "c", "late"] and limiter.in_flight == 2 and not limiter._waiters
+    assert waiting["b"].cancelled() and waiting["d"].cancelled()
+
+
 async def test_requests_per_minute_are_a_token_bucket() -> None:
     clock = FakeClock()
     inner = Scripted()

@@ -92,7 +92,7 @@ async def document_records(
         **(extra_personas or {}),
     }
     kept = [(inst, result) for inst, result in zip(instructions, answers, strict=True) if result is not None]
-    records = []
+    records, seed_total = [], log.tokens  # a sum over every message of the seed: once, not per record
     for inst, (reply, answer_tokens) in kept:
         particular: dict[str, Any] = {
             "transformation": transformation,
@@ -100,7 +100,7 @@ async def document_records(
             "answer_format": inst.answer_format,
             "instruction": shape.instruction_text(inst),
         }
-        tokens = {"answer": answer_tokens, "seed_total": log.tokens, "seed_records": len(kept)}
+        tokens = {"answer": answer_tokens, "seed_total": seed_total, "seed_records": len(kept)}
         records.append(
             Record(
                 id=f"{seed.id}-{inst.key}",

@@ -75,7 +75,7 @@ def instrument(threads: int | None) -> None:
     runtime.check_draft = timed("checks", runtime.check_draft)
     runtime.check_answer = timed("checks", runtime.check_answer)
     QualityGate.admit = timed("quality_gate", QualityGate.admit)  # type: ignore[method-assign]
-    retrieval.embedding.embed_texts = timed("embedding", retrieval.embedding.embed_texts)
+    retrieval.embedding.embed_matrix = timed("embedding", retrieval.embedding.embed_matrix)
     model_of = LocalEngine._model
 
     def load(self: LocalEngine) -> Any:

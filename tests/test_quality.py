@@ -102,13 +102,13 @@ def test_a_seeds_records_are_embedded_in_one_batch_with_the_verdicts_of_one_by_o
     assert [v[0] if v else None for v in expected] == [None, "near_duplicate", None, None, None, "near_duplicate"]
 
     calls: list[int] = []
-    real = embedding.embed_texts
+    real = embedding.embed_matrix
 
-    def counted(texts: list[str], *args: Any, **kwargs: Any) -> list[list[float]]:
+    def counted(texts: list[str], *args: Any, **kwargs: Any) -> Any:
         calls.append(len(texts))
         return real(texts, *args, **kwargs)
 
-    monkeypatch.setattr(embedding, "embed_texts", counted)
+    monkeypatch.setattr(embedding, "embed_matrix", counted)
     together = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "together"))
     assert together.review(records) == expected
     assert len(calls) == 2  # the instructions in one batch, then the two passages in another
@@ -312,3 +312,18 @@ def test_first_pass_finds_what_minhash_jaccard_finds_in_the_groups_asked() -> No
     assert found == expected
     assert 0 < len(found) < sum(1 for _, g in entries if g in groups)  # the cut kept some, not all
     assert signatures.overlapping(query, []) == []
+
+
+def test_signatures_drawn_with_the_shared_permutations_are_datasketchs_own() -> None:
+    """`minhash` draws datasketch's permutations once, not for every signature: the signatures
+    are the ones a fresh `MinHash(num_perm, seed=1)` gives, so a resumed run's index matches."""
+    from datasketch import MinHash
+
+    from teams.engine.near_duplicates import PERMUTATIONS, _words, minhash
+
+    for text in ("Which statement about bees is best supported?", "", "the the the", "Ünïcode words, too"):
+        fresh = MinHash(num_perm=PERMUTATIONS, seed=1)
+        fresh.update_batch(list(_words(text)))
+        first, again = minhash(text), minhash(text)
+        assert (first.hashvalues == fresh.hashvalues).all() and (again.hashvalues == fresh.hashvalues).all()
+        assert first.permutations is again.permutations  # drawn once

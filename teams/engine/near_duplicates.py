@@ -26,10 +26,20 @@ def _words(text: str) -> set[bytes]:
     return {w.encode() for w in normalise(text).split()} or {b""}
 
 
+_permutations: Any = None
+
+
 def minhash(text: str) -> Any:
+    """The MinHash of a text's words; every one with the same permutations (drawn once: datasketch
+    draws them again for each signature otherwise, a sixth of the first pass's time)."""
+    global _permutations
     from datasketch import MinHash
 
-    signature = MinHash(num_perm=PERMUTATIONS, seed=1)
+    if _permutations is None:
+        first = MinHash(num_perm=PERMUTATIONS, seed=1)
+        _permutations = (first.permutations, first.scheme)
+    permutations, scheme = _permutations
+    signature = MinHash(num_perm=PERMUTATIONS, seed=1, permutations=permutations, scheme=scheme)
     signature.update_batch(list(_words(text)))
     return signature
 
@@ -154,53 +164,62 @@ class NearDuplicateIndex:
     def prefetch(self, entries: list[Entry]) -> None:
         """Embed in one batch what checking these entries (a seed's records, in order) may
         compare, instead of a model call per record: only the cache is filled, `twin` decides."""
-        pairs = [
-            (entry, other)
+        found = [
+            self.candidates(entry) + [o for o in entries[:i] if self._may_compare(entry, o)]
             for i, entry in enumerate(entries)
-            for other in self.candidates(entry) + [o for o in entries[:i] if self._may_compare(entry, o)]
         ]
-        instructions = self._embed([text for e, o in pairs for text in (e.instruction, o.instruction)])
+        texts = [e.instruction for e, others in zip(entries, found, strict=True) if others]
+        self._embed(texts + [o.instruction for others in found for o in others])
         contexts = [
             self.passages[key][0]
-            for (entry, other), mine, theirs in zip(pairs, instructions[::2], instructions[1::2], strict=True)
-            if entry.passage != other.passage and float(mine @ theirs) >= self.threshold
+            for entry, others in zip(entries, found, strict=True)
+            if others
+            for other, similarity in zip(others, self._similarities(entry, others), strict=True)
+            if entry.passage != other.passage and similarity >= self.threshold
             for key in (entry.passage, other.passage)
         ]
         self._embed(contexts, PASSAGE_BATCH)
 
-    def _embed(self, texts: list[str], batch_size: int = 64) -> list[Any]:
+    def _similarities(self, entry: Entry, others: list[Entry]) -> Any:
+        """Cosine similarity of the entry's instruction with each of the others', in one matrix
+        product rather than one per pair."""
         import numpy as np
 
-        from retrieval.embedding import embed_texts
+        mine, *theirs = self._embed([entry.instruction] + [o.instruction for o in others])
+        return np.stack(theirs) @ mine
+
+    def _embed(self, texts: list[str], batch_size: int = 64) -> list[Any]:
+
+        from retrieval.embedding import embed_matrix
 
         # keyed by the text itself: the texts are held by the index anyway, and a str caches its
         # hash, where a digest per text and pair took a sixth of the gate's time
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         if missing:
-            for text, vector in zip(missing, embed_texts(missing, batch_size, EMBEDDING_THREADS), strict=True):
-                self._vectors[text] = np.asarray(vector, dtype=np.float32)
+            for text, vector in zip(missing, embed_matrix(missing, batch_size, EMBEDDING_THREADS), strict=True):
+                self._vectors[text] = vector
             self.embedded += len(missing)
-        vectors = []
-        for text in texts:
+        vectors = [self._vectors[text] for text in texts]
+        for text in dict.fromkeys(texts):  # each text once: a seed's pairs name the same texts many times
             self._vectors.move_to_end(text)
-            vectors.append(self._vectors[text])
         while len(self._vectors) > EMBEDDINGS_KEPT:
             self._vectors.popitem(last=False)
         return vectors
 
     def twin(self, entry: Entry) -> tuple[str, float] | None:
         """The kept record this one nearly duplicates (id, similarity), or None."""
+        import numpy as np
+
         found = self.candidates(entry)
         if not found:
             return None
-        mine, *theirs = self._embed([entry.instruction] + [o.instruction for o in found])
-        close = sorted(
-            ((float(mine @ vector), other) for vector, other in zip(theirs, found, strict=True)),
-            key=lambda pair: -pair[0],
-        )
+        similarities = self._similarities(entry, found)
+        close = [
+            (float(similarities[i]), found[i])
+            for i in np.argsort(-similarities, kind="stable")  # most similar first, ties in the order added
+            if similarities[i] >= self.threshold
+        ]
         for similarity, other in close:
-            if similarity < self.threshold:
-                break
             if not entry.passage:
                 return other.id, round(similarity, 4)
             if other.passage == entry.passage:

@@ -15,6 +15,7 @@ from teams.cli.app import app
 from teams.engine.quality import Decontaminator, QualityError, QualityGate, QualitySettings, normalise
 from teams.flows.types import Record, SeedTranscript
 from teams.runfolder import RunFolder, SeedOutcome, SeedStatus
+from teams.runfolder.records import instruction_text
 from tests.conftest import TINY_SEED
 
 BEES = "Honeybees live in colonies of up to 60,000 bees. The queen lays eggs while workers gather nectar all day."
@@ -112,6 +113,16 @@ def test_a_seeds_records_are_embedded_in_one_batch_with_the_verdicts_of_one_by_o
     together = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "together"))
     assert together.review(records) == expected
     assert len(calls) == 2  # the instructions in one batch, then the two passages in another
+
+    # the instructions embedded ahead (another thread, before the seed's turn): the same verdicts,
+    # and the gate itself embeds only the passages it compares
+    calls.clear()
+    ahead_gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "ahead"))
+    assert ahead_gate.index is not None
+    ahead = ahead_gate.index.embed_ahead([instruction_text(r) for r in records])
+    assert len(calls) == 1 and len(ahead) == len({instruction_text(r) for r in records})
+    assert ahead_gate.review(records, ahead) == expected
+    assert calls == [len(ahead), 2]  # then only the two passages
 
 
 def test_the_embedding_model_is_loaded_when_the_gate_opens_not_in_its_thread(
@@ -272,10 +283,19 @@ def test_the_gate_runs_on_a_thread_of_its_own_and_gives_freed_memory_back(
     released: list[int] = []
     real_admit = QualityGate.admit
 
-    def admit(self: QualityGate, item: SeedOutcome) -> SeedOutcome:
-        threads.append(threading.current_thread().name)
-        return real_admit(self, item)
+    real_embed_ahead = QualityGate.embed_ahead
+    ahead_threads: list[str] = []
 
+    def embed_ahead(self: QualityGate, item: SeedOutcome) -> dict[str, Any]:
+        ahead_threads.append(threading.current_thread().name)
+        return real_embed_ahead(self, item)
+
+    def admit(self: QualityGate, item: SeedOutcome, ahead: dict[str, Any] | None = None) -> SeedOutcome:
+        threads.append(threading.current_thread().name)
+        assert ahead and set(ahead) == {r.meta["instruction"] for r in item.records}  # embedded before its turn
+        return real_admit(self, item, ahead)
+
+    monkeypatch.setattr(QualityGate, "embed_ahead", embed_ahead)
     monkeypatch.setattr(QualityGate, "admit", admit)
     monkeypatch.setattr(loop, "_release_freed_memory", lambda: lambda: released.append(1))
     with FakeOpenAIServer(deterministic_responder) as server:
@@ -286,6 +306,7 @@ def test_the_gate_runs_on_a_thread_of_its_own_and_gives_freed_memory_back(
         _, info = asyncio.run(run_pipeline(config))
     assert info.status == "completed" and len(threads) == 6
     assert len(set(threads)) == 1 and threads[0].startswith("quality-gate")  # one thread, not the default executor's
+    assert len(ahead_threads) == 6 and len(set(ahead_threads)) == 1 and ahead_threads[0].startswith("embed-ahead")
     assert len(released) == 6  # after every seed
 
 

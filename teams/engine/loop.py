@@ -43,14 +43,14 @@ def _release_freed_memory() -> Callable[[], None]:
     return release
 
 
-def _admitting(gate: Any) -> Callable[[SeedOutcome], SeedOutcome]:
+def _admitting(gate: Any) -> Callable[[SeedOutcome, dict[str, Any]], SeedOutcome]:
     """The gate's admit, then the memory its embeddings freed given back (torch's buffers stay in
     malloc's free lists otherwise: with the gate on the default executor's threads, one arena of
-    them per thread)."""
+    them per thread; `malloc_trim` trims every arena, the embed-ahead thread's too)."""
     release = _release_freed_memory()
 
-    def admit(outcome: SeedOutcome) -> SeedOutcome:
-        admitted: SeedOutcome = gate.admit(outcome)
+    def admit(outcome: SeedOutcome, ahead: dict[str, Any]) -> SeedOutcome:
+        admitted: SeedOutcome = gate.admit(outcome, ahead)
         if gate.index is not None:
             release()
         return admitted
@@ -141,6 +141,8 @@ async def run_pipeline(
     # the gate's own thread: near-duplicate search's torch buffers in one malloc arena, not one per
     # thread of the default executor (which aiohttp's resolver uses too)
     gate_thread = ThreadPoolExecutor(1, thread_name_prefix="quality-gate")
+    # and one that embeds a finished seed's instructions while it waits for its turn at the gate
+    ahead_thread = ThreadPoolExecutor(1, thread_name_prefix="embed-ahead")
     admit = _admitting(gate)
     run.meter.on_budget = lambda reason: budget_hit.set()
     if run.meter.budget_reason:
@@ -187,10 +189,15 @@ async def run_pipeline(
                 down_reason.append(outcome.endpoint_down)
                 down_hit.set()
                 return
+            # Near-duplicate search embeds the seed's instructions (their vectors do not depend on
+            # the order seeds are committed in) before its turn: with many seeds in flight, the
+            # gate's one-at-a-time part was the run's bottleneck, seeds queued for it half a minute
+            loop = asyncio.get_running_loop()
+            ahead = await loop.run_in_executor(ahead_thread, gate.embed_ahead, outcome) if gate.index is not None else {}
             async with admit_lock:  # one seed at a time through the gate, in commit order
                 # Duplicates and contaminated records out, counted. Near-duplicate search embeds
                 # every record: in a thread, so the other seeds' model calls go on meanwhile.
-                outcome = await asyncio.get_running_loop().run_in_executor(gate_thread, admit, outcome)
+                outcome = await loop.run_in_executor(gate_thread, admit, outcome, ahead)
                 commit(outcome)
 
     gc_thresholds = collect_less()
@@ -249,6 +256,7 @@ async def run_pipeline(
         folder.write_info(info)
         await pool.close()
         gate_thread.shutdown(wait=False)
+        ahead_thread.shutdown(wait=False)
         logger.remove(sink)
         collect_as_before(gc_thresholds)
     return folder, info

@@ -120,6 +120,23 @@ class NearDuplicateIndex:
         instruction = instruction_text(record)
         return Entry(record["id"], chain_of(record), instruction, minhash(instruction), key)
 
+    @staticmethod
+    def embed_ahead(instructions: list[str]) -> dict[str, Any]:
+        """The vectors of a seed's instructions, made before its turn at the gate, in another
+        thread (nothing of the index is read or written): which kept records they are compared
+        with depends on the order seeds are committed in, their vectors do not. So the gate's
+        one-seed-at-a-time part no longer waits on MiniLM for them (`remember`)."""
+        from retrieval.embedding import embed_matrix
+
+        texts = list(dict.fromkeys(instructions))
+        return dict(zip(texts, embed_matrix(texts, 64, EMBEDDING_THREADS), strict=True)) if texts else {}
+
+    def remember(self, vectors: dict[str, Any]) -> None:
+        """Take vectors made by `embed_ahead` into the cache (a text cached already keeps its own)."""
+        for text, vector in vectors.items():
+            self._vectors.setdefault(text, vector)
+        self.embedded += len(vectors)
+
     def _passage_signature(self, key: str) -> Any:
         signature = self._signatures.get(key)
         if signature is None:

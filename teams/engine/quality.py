@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from teams.engine.near_duplicates import Entry, NearDuplicateIndex
 from teams.flows.types import Record
 from teams.runfolder.folder import RunFolder, SeedOutcome
-from teams.runfolder.records import normalise, prompt_text
+from teams.runfolder.records import instruction_text, normalise, prompt_text
 
 
 class QualityError(ValueError):
@@ -149,12 +149,23 @@ class QualityGate:
                     self.index.add(self.index.probe(record))
         return self
 
-    def review(self, records: list[dict[str, Any]]) -> list[tuple[str, str] | None]:
+    def embed_ahead(self, outcome: SeedOutcome) -> dict[str, Any]:
+        """Vectors of the outcome's instructions for `admit`, made in any thread before the seed's
+        turn (`NearDuplicateIndex.embed_ahead`); none without near-duplicate search."""
+        if self.index is None:
+            return {}
+        return self.index.embed_ahead([instruction_text(r.model_dump(mode="json")) for r in outcome.records])
+
+    def review(
+        self, records: list[dict[str, Any]], ahead: dict[str, Any] | None = None
+    ) -> list[tuple[str, str] | None]:
         """For each record, in order, (why, detail) if it is dropped, else None; the kept ones
-        join the state, so a later record of the same batch is compared with them too."""
+        join the state, so a later record of the same batch is compared with them too. `ahead`:
+        vectors from `embed_ahead`, used instead of embedding those texts here."""
         verdicts: list[tuple[str, str] | None] = []
         entries: list[Entry | None] = [None] * len(records)
         if self.index is not None:
+            self.index.remember(ahead or {})
             entries = [self.index.probe(r) for r in records]
             self.index.prefetch([e for e in entries if e is not None])
         for record, entry in zip(records, entries, strict=True):
@@ -177,10 +188,10 @@ class QualityGate:
             verdicts.append(verdict)
         return verdicts
 
-    def admit(self, outcome: SeedOutcome) -> SeedOutcome:
+    def admit(self, outcome: SeedOutcome, ahead: dict[str, Any] | None = None) -> SeedOutcome:
         """The outcome with its duplicates and contaminated records moved to `dropped` (the run
         folder writes them to dropped.jsonl, the judge's too), counted in its seed status."""
-        verdicts = self.review([r.model_dump(mode="json") for r in outcome.records])
+        verdicts = self.review([r.model_dump(mode="json") for r in outcome.records], ahead)
         kept: list[Record] = []
         dropped = list(outcome.dropped)
         counts = dict(outcome.status.dropped)

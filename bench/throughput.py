@@ -16,8 +16,8 @@ one-process run's imports are); the fake server runs in another process, which r
 CPU use so one can see it is not the bottleneck. Both run with the cyclic garbage collector set as
 a run sets it (`teams.engine.process.collect_less`), or with `--default-gc` both with Python's defaults
 (one-process rows only: worker processes set their own). The levels of `--defaults-levels` get
-more one-process rows with the defaults a run has (judge and near-duplicate search on), against the
-same bare loop: one per workload of `--defaults-questions`. `template` is the tests' fake, which
+more one-process rows with the defaults a run has (judge and near-duplicate search on), one per
+workload of `--defaults-questions`, each against the bare loop of its own requests. `template` is the tests' fake, which
 writes one question template for every passage (nearly every record of a seed is then a near
 duplicate of another, and near-duplicate search embeds nearly every instruction and edited
 passage); `varied` writes varied questions from the passage's words (`bench/varied_fake.py`), as a
@@ -270,6 +270,16 @@ def child(args: list[str]) -> dict[str, Any]:
 # --- the report -------------------------------------------------------------------------------
 
 
+def replay(endpoint: Endpoint, sent: Path, level: int, calls: int) -> tuple[dict[str, Any], float]:
+    """The bare loop over the requests the server received since the last look (written to
+    `sent`), and the server's share of a core meanwhile."""
+    server_pipe = endpoint.stats(dump=sent)
+    assert server_pipe["requests"] >= calls
+    bare = child(["bare", endpoint.base_url, str(sent), str(level)])
+    server_bare = endpoint.stats()
+    return bare, (server_bare["cpu"] - server_pipe["cpu"]) / bare["wall"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=float, default=0.1, help="seconds the fake endpoint takes per call")
@@ -313,27 +323,23 @@ def main() -> None:
     peaks: dict[int, float] = {}
     for level in levels:
         seeds = make_seeds(work / f"seeds{level}", 4 if level == 1 else 2 * level)
-        before = endpoint.stats()
         pipe = child(["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}", dedup, "1"])
-        sent = work / f"requests{level}.jsonl"
-        server_pipe = endpoint.stats(dump=sent)
-        assert server_pipe["requests"] >= pipe["calls"] - before["requests"]
-        bare = child(["bare", endpoint.base_url, str(sent), str(level)])
-        server_bare = endpoint.stats()
-        bare_rate = bare["calls"] / bare["wall"]
-        server_share = (server_bare["cpu"] - server_pipe["cpu"]) / bare["wall"]
-        rows = [(1, dedup, "template", pipe)]
+        bare, server_share = replay(endpoint, work / f"requests{level}.jsonl", level, pipe["calls"])
+        rows = [(1, dedup, "template", pipe, bare, server_share)]
         if args.workers > 1 and level > 1:
             spread = ["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}w", dedup]
-            rows.append((args.workers, dedup, "template", child([*spread, str(args.workers)])))
+            rows.append((args.workers, dedup, "template", child([*spread, str(args.workers)]), bare, server_share))
             endpoint.stats()
         if str(level) in args.defaults_levels.split(",") and dedup == "0":
             for questions in args.defaults_questions.split(","):
                 defaults = ["pipeline", endpoint.base_url, str(seeds), str(work / "runs"), str(level), f"c{level}d{questions}"]
-                rows.append((1, "1", questions, child([*defaults, "1", "1", questions])))
-                endpoint.stats()
-        for workers, near, questions, row in rows:
+                row = child([*defaults, "1", "1", questions])
+                # against the bare loop of its own requests: varied questions make other prompts and answers
+                own, own_share = replay(endpoint, work / f"requests{level}{questions}.jsonl", level, row["calls"])
+                rows.append((1, "1", questions, row, own, own_share))
+        for workers, near, questions, row, bare, server_share in rows:
             rate = row["calls"] / row["wall"]
+            bare_rate = bare["calls"] / bare["wall"]
             ratios[level, workers, near, questions] = rate / bare_rate
             if near == "1" or level == 256:
                 peaks[level] = max(peaks.get(level, 0), row["peak_rss_mib"])

@@ -206,7 +206,6 @@ class NearDuplicateIndex:
         return np.stack(theirs) @ mine
 
     def _embed(self, texts: list[str], batch_size: int = 64) -> list[Any]:
-
         from retrieval.embedding import embed_matrix
 
         # keyed by the text itself: the texts are held by the index anyway, and a str caches its

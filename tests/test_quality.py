@@ -310,6 +310,46 @@ def test_the_gate_runs_on_a_thread_of_its_own_and_gives_freed_memory_back(
     assert len(released) == 6  # after every seed
 
 
+def test_near_duplicate_search_keeps_numpys_blas_to_one_thread(tmp_path: Path) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    threadpool_limits(2, user_api="blas")
+    assert blas_threads() == {2}
+    QualityGate(QualitySettings(near_duplicate_threshold=1.0)).open(RunFolder.create(tmp_path, "exact"))
+    assert blas_threads() == {2}  # exact duplicates only: no index, no limit
+    QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "near"))
+    assert blas_threads() == {1}
+
+
+def test_a_batch_compared_with_earlier_seeds_and_its_own_gets_the_verdicts_of_one_by_one(tmp_path: Path) -> None:
+    # the gate takes the first pass and similarities made for the batch against the records kept
+    # before it, and adds those of the batch's own records kept since: the same verdicts, and the
+    # same similarities, as comparing each record with everything kept when its turn comes
+    earlier = [
+        record("a", "Which statement most strengthens the claim about colonies?", BEES, seed="s1"),
+        record("e", "Through how many countries does the Danube flow?", RIVERS, seed="s1"),
+    ]
+    batch = [
+        record("x", "How many eggs does a worker bee lay each day?", BEES, seed="s2"),
+        record("b", "Which statement best strengthens the claim about the colonies?", BEES, seed="s2"),
+        record("y", "How many eggs does one worker bee lay each day?", BEES, seed="s2"),
+        record("f", "Through how many countries does the river Danube flow?", RIVERS, seed="s2"),
+        record("z", "What is the river that flows through ten countries?", RIVERS, seed="s2"),
+    ]
+    one_by_one = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "one"))
+    expected = [one_by_one.review([r])[0] for r in earlier + batch]
+    near = "near_duplicate"
+    assert [v[0] if v else None for v in expected] == [None, None, None, near, near, near, None]
+    assert expected[3] is not None and "to a" in expected[3][1]  # kept before the batch
+    assert expected[4] is not None and "to x" in expected[4][1]  # kept in the batch, just before
+
+    batched = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "batched"))
+    assert batched.review(earlier) + batched.review(batch) == expected
+
+
 def test_first_pass_finds_what_minhash_jaccard_finds_in_the_groups_asked() -> None:
     """The vectorised first pass keeps exactly the entries of the groups asked whose MinHash
     estimate is at or above the cut, as datasketch's own `jaccard` computes it, past a resize."""

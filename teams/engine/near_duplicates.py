@@ -98,10 +98,15 @@ class NearDuplicateIndex:
 
     def __init__(self, threshold: float):
         from datasketch import MinHashLSH
+        from threadpoolctl import threadpool_limits
 
         from retrieval.embedding import load_model
 
         load_model()  # now, before seeds are in flight: not in the gate's thread while calls are made
+        # numpy's OpenBLAS on the calling thread only: its second thread, woken for the similarity
+        # products, spun on the other core between them (6-10 CPU-s of a 90 s run, taken from the
+        # event loop), and the products are too small to gain from it
+        threadpool_limits(1, user_api="blas")
         self.threshold = threshold
         self.passages: dict[str, tuple[str, list[Entry]]] = {}  # key -> (text, entries)
         self.passage_lsh = MinHashLSH(threshold=PASSAGE_OVERLAP, num_perm=PERMUTATIONS)
@@ -110,6 +115,9 @@ class NearDuplicateIndex:
         self._signatures: OrderedDict[str, Any] = OrderedDict()  # passage key -> MinHash, recent only
         self._vectors: OrderedDict[str, Any] = OrderedDict()
         self._signatures_kept = Signatures()
+        # what `prefetch` found for a batch's entries among the records kept before it, for `twin`
+        self._found_before: dict[str, tuple[list[Entry], Any]] = {}
+        self._kept_before = 0  # how many entries the index held then
         self.embedded = 0  # texts embedded, for the benchmark
 
     def probe(self, record: dict[str, Any]) -> Entry:
@@ -160,13 +168,32 @@ class NearDuplicateIndex:
             entries.append(entry)
         self._signatures_kept.add(entry, entry.passage or entry.id)
 
-    def candidates(self, entry: Entry) -> list[Entry]:
-        """Kept records of other chains whose instruction (and passage) share enough words."""
+    def _groups(self, entry: Entry) -> list[str]:
+        """The groups of kept entries (`Signatures`) whose passage shares enough words with this
+        one's, or, without a passage, the kept bare entries whose instruction does."""
         if entry.passage:
-            found = self.passage_lsh.query(self._passage_signature(entry.passage))
-        else:
-            found = self.bare_lsh.query(entry.signature)
-        return [o for o in self._signatures_kept.overlapping(entry.signature, found) if o.chain != entry.chain]
+            return list(self.passage_lsh.query(self._passage_signature(entry.passage)))
+        return list(self.bare_lsh.query(entry.signature))
+
+    def candidates(self, entry: Entry) -> list[Entry]:
+        """Kept records of other chains whose instruction (and passage) share enough words, in the order added."""
+        found = self._signatures_kept.overlapping(entry.signature, self._groups(entry))
+        return [o for o in found if o.chain != entry.chain]
+
+    def _candidates_since(self, entry: Entry, start: int) -> list[Entry]:
+        """`candidates` among the entries added from the `start`-th on (a few: those of this batch
+        kept so far), computed for those alone."""
+        added = self._signatures_kept.entries[start:]
+        if not added:
+            return []
+        groups = set(self._groups(entry))
+        return [
+            o
+            for o in added
+            if o.chain != entry.chain
+            and (o.passage or o.id) in groups
+            and entry.signature.jaccard(o.signature) >= INSTRUCTION_OVERLAP
+        ]
 
     def _may_compare(self, entry: Entry, other: Entry) -> bool:
         """Whether `twin` may compare two new entries (of one batch): the first pass's test."""
@@ -181,20 +208,26 @@ class NearDuplicateIndex:
     def prefetch(self, entries: list[Entry]) -> None:
         """Embed in one batch what checking these entries (a seed's records, in order) may
         compare, instead of a model call per record: only the cache is filled, `twin` decides."""
+        before = [self.candidates(entry) for entry in entries]
         found = [
-            self.candidates(entry) + [o for o in entries[:i] if self._may_compare(entry, o)]
-            for i, entry in enumerate(entries)
+            kept + [o for o in entries[:i] if self._may_compare(entry, o)]
+            for i, (entry, kept) in enumerate(zip(entries, before, strict=True))
         ]
         texts = [e.instruction for e, others in zip(entries, found, strict=True) if others]
         self._embed(texts + [o.instruction for others in found for o in others])
-        contexts = [
-            self.passages[key][0]
-            for entry, others in zip(entries, found, strict=True)
-            if others
-            for other, similarity in zip(others, self._similarities(entry, others), strict=True)
-            if entry.passage != other.passage and similarity >= self.threshold
-            for key in (entry.passage, other.passage)
-        ]
+        self._found_before.clear()
+        self._kept_before = len(self._signatures_kept.entries)
+        contexts: list[str] = []
+        for entry, kept, others in zip(entries, before, found, strict=True):
+            similarities = self._similarities(entry, others) if others else None
+            # `twin` takes these up for the records kept before the batch (its first pass would find
+            # the same ones, in the same order: entries added since come after them)
+            self._found_before[entry.id] = (kept, None if similarities is None else similarities[: len(kept)])
+            if similarities is None:
+                continue
+            for other, similarity in zip(others, similarities, strict=True):
+                if entry.passage != other.passage and similarity >= self.threshold:
+                    contexts += [self.passages[entry.passage][0], self.passages[other.passage][0]]
         self._embed(contexts, PASSAGE_BATCH)
 
     def _similarities(self, entry: Entry, others: list[Entry]) -> Any:
@@ -226,10 +259,19 @@ class NearDuplicateIndex:
         """The kept record this one nearly duplicates (id, similarity), or None."""
         import numpy as np
 
-        found = self.candidates(entry)
-        if not found:
+        known = self._found_before.pop(entry.id, None)
+        if known is None:
+            found = self.candidates(entry)
+            similarities = self._similarities(entry, found) if found else None
+        else:  # the first pass and similarities `prefetch` made, and those of entries added since
+            found, similarities = known
+            added = self._candidates_since(entry, self._kept_before)
+            if added:
+                found = found + added
+                fresh = self._similarities(entry, added)
+                similarities = fresh if similarities is None else np.concatenate([similarities, fresh])
+        if similarities is None:
             return None
-        similarities = self._similarities(entry, found)
         close = [
             (float(similarities[i]), found[i])
             for i in np.argsort(-similarities, kind="stable")  # most similar first, ties in the order added

@@ -15,7 +15,7 @@ from teams.cli.app import app
 from teams.engine.quality import Decontaminator, QualityError, QualityGate, QualitySettings, normalise
 from teams.flows.types import Record, SeedTranscript
 from teams.runfolder import RunFolder, SeedOutcome, SeedStatus
-from teams.runfolder.records import instruction_text
+from teams.runfolder.records import context_text, instruction_text
 from tests.conftest import TINY_SEED
 
 BEES = "Honeybees live in colonies of up to 60,000 bees. The queen lays eggs while workers gather nectar all day."
@@ -119,10 +119,15 @@ def test_a_seeds_records_are_embedded_in_one_batch_with_the_verdicts_of_one_by_o
     calls.clear()
     ahead_gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "ahead"))
     assert ahead_gate.index is not None
-    ahead = ahead_gate.index.embed_ahead([instruction_text(r) for r in records])
-    assert len(calls) == 1 and len(ahead) == len({instruction_text(r) for r in records})
+    ahead = ahead_gate.index.embed_ahead(records)
+    instructions = {instruction_text(r) for r in records}
+    # the two passages 'a' and 'd' have the gate compare (the seed's own records) too
+    assert calls == [len(instructions), 2] and set(ahead) == instructions | {
+        context_text(records[0]),
+        context_text(records[3]),
+    }
     assert ahead_gate.review(records, ahead) == expected
-    assert calls == [len(ahead), 2]  # then only the two passages
+    assert calls == [len(instructions), 2]  # the gate embedded nothing itself
 
 
 def test_the_embedding_model_is_loaded_when_the_gate_opens_not_in_its_thread(
@@ -292,7 +297,7 @@ def test_the_gate_runs_on_a_thread_of_its_own_and_gives_freed_memory_back(
 
     def admit(self: QualityGate, item: SeedOutcome, ahead: dict[str, Any] | None = None) -> SeedOutcome:
         threads.append(threading.current_thread().name)
-        assert ahead and set(ahead) == {r.meta["instruction"] for r in item.records}  # embedded before its turn
+        assert ahead and set(ahead) >= {r.meta["instruction"] for r in item.records}  # embedded before its turn
         return real_admit(self, item, ahead)
 
     monkeypatch.setattr(QualityGate, "embed_ahead", embed_ahead)

@@ -128,16 +128,51 @@ class NearDuplicateIndex:
         instruction = instruction_text(record)
         return Entry(record["id"], chain_of(record), instruction, minhash(instruction), key)
 
-    @staticmethod
-    def embed_ahead(instructions: list[str]) -> dict[str, Any]:
-        """The vectors of a seed's instructions, made before its turn at the gate, in another
-        thread (nothing of the index is read or written): which kept records they are compared
-        with depends on the order seeds are committed in, their vectors do not. So the gate's
-        one-seed-at-a-time part no longer waits on MiniLM for them (`remember`)."""
+    def embed_ahead(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """The vectors of a seed's instructions, and of the passages its own records will have
+        compared, made before its turn at the gate, in another thread (only `threshold` is read
+        of the index): which kept records they are compared with depends on the order seeds are
+        committed in, their vectors do not. So the gate's one-seed-at-a-time part no longer waits
+        on MiniLM for them (`remember`)."""
         from retrieval.embedding import embed_matrix
 
-        texts = list(dict.fromkeys(instructions))
-        return dict(zip(texts, embed_matrix(texts, 64, EMBEDDING_THREADS), strict=True)) if texts else {}
+        items = [(chain_of(r), instruction_text(r), context_text(r)) for r in records]
+        texts = list(dict.fromkeys(instruction for _, instruction, _ in items))
+        if not texts:
+            return {}
+        vectors = dict(zip(texts, embed_matrix(texts, 64, EMBEDDING_THREADS), strict=True))
+        passages = self._passages_compared_within(items, vectors)
+        if passages:
+            vectors.update(zip(passages, embed_matrix(passages, PASSAGE_BATCH, EMBEDDING_THREADS), strict=True))
+        return vectors
+
+    def _passages_compared_within(self, items: list[tuple[str, str, str]], vectors: dict[str, Any]) -> list[str]:
+        """The passages the gate will compare between two of a seed's own records (chain,
+        instruction, context): of different chains, instructions at or above the threshold, on
+        different passages that pass the first pass. A refined record's edited passage is the
+        common case: most of the passages a run embeds, embedded in the gate's turn otherwise."""
+        import numpy as np
+
+        close = np.stack([vectors[instruction] for _, instruction, _ in items])
+        close = np.triu(close @ close.T >= self.threshold, 1)
+        signatures: dict[str, Any] = {}
+
+        def signature(text: str) -> Any:
+            if text not in signatures:
+                signatures[text] = minhash(text)
+            return signatures[text]
+
+        found: list[str] = []
+        for a, b in zip(*np.nonzero(close), strict=True):
+            (chain_a, instruction_a, passage_a), (chain_b, instruction_b, passage_b) = items[a], items[b]
+            if chain_a == chain_b or not passage_a or not passage_b or normalise(passage_a) == normalise(passage_b):
+                continue
+            if (
+                signature(passage_a).jaccard(signature(passage_b)) >= PASSAGE_OVERLAP
+                and signature(instruction_a).jaccard(signature(instruction_b)) >= INSTRUCTION_OVERLAP
+            ):
+                found += [passage_a, passage_b]
+        return list(dict.fromkeys(found))
 
     def remember(self, vectors: dict[str, Any]) -> None:
         """Take vectors made by `embed_ahead` into the cache (a text cached already keeps its own)."""

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from teams.engine.near_duplicates import Entry, NearDuplicateIndex
 from teams.flows.types import Record
 from teams.runfolder.folder import RunFolder, SeedOutcome
-from teams.runfolder.records import instruction_text, normalise, prompt_text
+from teams.runfolder.records import normalise, prompt_text
 
 
 class QualityError(ValueError):
@@ -150,11 +150,12 @@ class QualityGate:
         return self
 
     def embed_ahead(self, outcome: SeedOutcome) -> dict[str, Any]:
-        """Vectors of the outcome's instructions for `admit`, made in any thread before the seed's
-        turn (`NearDuplicateIndex.embed_ahead`); none without near-duplicate search."""
+        """Vectors of the outcome's instructions, and of the passages its own records have the gate
+        compare, for `admit`, made in any thread before the seed's turn
+        (`NearDuplicateIndex.embed_ahead`); none without near-duplicate search."""
         if self.index is None:
             return {}
-        return self.index.embed_ahead([instruction_text(r.model_dump(mode="json")) for r in outcome.records])
+        return self.index.embed_ahead([r.model_dump(mode="json") for r in outcome.records])
 
     def review(
         self, records: list[dict[str, Any]], ahead: dict[str, Any] | None = None

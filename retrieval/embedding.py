@@ -37,6 +37,9 @@ def bundled_model_dir() -> Path:
 _model: Any = None
 _encoder: Any = None
 _guard = threading.Lock()
+# the fast tokenizer sets its padding and truncation on each call: two threads at once can fail
+# ("Already borrowed"), so they take turns for that part only
+_tokenizer_guard = threading.Lock()
 
 
 def load_model() -> Any:
@@ -99,19 +102,22 @@ def traced_encoder(model: Any) -> Any:
 def embed_matrix(texts: list[str], batch_size: int = 64, threads: int | None = None) -> Any:
     """Unit-length vectors (cosine similarity is their dot product), one row per text, as a float32
     numpy array. Texts are batched by length, longest first, as sentence-transformers batches them.
-    `threads` sets torch's threads in this process from then on (None: leave them as they are)."""
+    `threads` sets torch's threads in this process from then on (None: leave them as they are).
+    Threads may encode at once (the graph is stateless): a run's gate and embed-ahead threads
+    each keep a core busy, where taking turns left one of two cores idle on a run's busiest part."""
     import numpy as np
     import torch
 
     model = load_model()
     rows = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     order = np.argsort([-len(text) for text in texts], kind="stable")
-    with _guard, torch.inference_mode():  # one encode at a time: the threads setting is per process
+    with torch.inference_mode():
         if threads is not None:
             torch.set_num_threads(threads)  # each call: the calling thread may be a new one
         for start in range(0, len(texts), batch_size):
             batch = order[start : start + batch_size]
-            features = model.preprocess([texts[i] for i in batch])
+            with _tokenizer_guard:
+                features = model.preprocess([texts[i] for i in batch])
             rows[batch] = _encoder(features["input_ids"], features["attention_mask"]).numpy()
     return rows
 

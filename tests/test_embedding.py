@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -72,3 +73,40 @@ def test_an_encode_leaves_the_gil_to_the_event_loop_thread() -> None:
     eager = _slowdown_beside_a_spinning_thread(lambda: model.encode(texts, batch_size=16))
     assert eager > 6, f"the eager encode was not slowed by the spinning thread ({eager:.1f}x): the harness sees nothing"
     assert traced < 4, f"the traced encode took {traced:.1f}x its time alone beside a busy thread (eager: {eager:.1f}x)"
+
+
+def test_two_threads_encode_at_once_and_get_the_vectors_of_one_at_a_time(monkeypatch: Any) -> None:
+    """A run's gate and embed-ahead threads both embed; each keeps a core busy only if neither
+    waits for the other's encode. Each thread's first batch waits at a barrier inside the graph's
+    call: with encodes taking turns, the second could never arrive and the barrier would break."""
+    one_at_a_time = {name: embedding.embed_matrix(texts, 2) for name, texts in (("a", TEXTS), ("b", TEXTS[::-1]))}
+    barrier = threading.Barrier(2, timeout=20)
+    encoder = embedding._encoder
+    met: list[str] = []
+
+    def meeting(input_ids: Any, attention_mask: Any) -> Any:
+        if threading.current_thread().name not in met:
+            met.append(threading.current_thread().name)
+            barrier.wait()  # raises BrokenBarrierError after 20 s alone
+        return encoder(input_ids, attention_mask)
+
+    monkeypatch.setattr(embedding, "_encoder", meeting)
+    results: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def encode(name: str, texts: list[str]) -> None:
+        try:
+            for _ in range(5):  # many batches through the shared tokenizer at once: none fails
+                results[name] = embedding.embed_matrix(texts, 2)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=encode, args=(n, t), name=n) for n, t in (("a", TEXTS), ("b", TEXTS[::-1]))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert sorted(met) == ["a", "b"]
+    for name, vectors in one_at_a_time.items():
+        assert np.abs(results[name] - vectors).max() < 1e-6

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -52,6 +52,27 @@ class Entry(NamedTuple):
     instruction: str
     signature: Any  # the instruction's MinHash
     passage: str  # its context's key in NearDuplicateIndex.passages, "" if none
+
+
+def entry_of(record: dict[str, Any]) -> tuple[Entry, str]:
+    """A record as the index sees it, and its context (the passage's text, keyed by `Entry.passage`)."""
+    context = context_text(record)
+    key = hashlib.sha256(normalise(context).encode()).hexdigest() if context else ""
+    instruction = instruction_text(record)
+    return Entry(record["id"], chain_of(record), instruction, minhash(instruction), key), context
+
+
+def worth_comparing(entry: Entry, other: Entry, passage_signature: Callable[[str], Any]) -> bool:
+    """The first pass's test for two entries: other chains, both with a passage or neither, the
+    passages (when they differ) and the instructions sharing enough words. `passage_signature`
+    gives a passage key's MinHash."""
+    if other.chain == entry.chain or bool(entry.passage) != bool(other.passage):
+        return False
+    if entry.passage != other.passage and (
+        passage_signature(entry.passage).jaccard(passage_signature(other.passage)) < PASSAGE_OVERLAP
+    ):
+        return False
+    return bool(entry.signature.jaccard(other.signature) >= INSTRUCTION_OVERLAP)
 
 
 class Signatures:
@@ -121,12 +142,10 @@ class NearDuplicateIndex:
         self.embedded = 0  # texts embedded, for the benchmark
 
     def probe(self, record: dict[str, Any]) -> Entry:
-        context = context_text(record)
-        key = hashlib.sha256(normalise(context).encode()).hexdigest() if context else ""
-        if key and key not in self.passages:
-            self.passages[key] = (context, [])
-        instruction = instruction_text(record)
-        return Entry(record["id"], chain_of(record), instruction, minhash(instruction), key)
+        entry, context = entry_of(record)
+        if entry.passage and entry.passage not in self.passages:
+            self.passages[entry.passage] = (context, [])
+        return entry
 
     def embed_ahead(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """The vectors of a seed's instructions, and of the passages its own records will have
@@ -136,42 +155,40 @@ class NearDuplicateIndex:
         on MiniLM for them (`remember`)."""
         from retrieval.embedding import embed_matrix
 
-        items = [(chain_of(r), instruction_text(r), context_text(r)) for r in records]
-        texts = list(dict.fromkeys(instruction for _, instruction, _ in items))
+        probed = [entry_of(r) for r in records]
+        texts = list(dict.fromkeys(entry.instruction for entry, _ in probed))
         if not texts:
             return {}
         vectors = dict(zip(texts, embed_matrix(texts, 64, EMBEDDING_THREADS), strict=True))
-        passages = self._passages_compared_within(items, vectors)
+        passages = self._passages_compared_within(probed, vectors)
         if passages:
             vectors.update(zip(passages, embed_matrix(passages, PASSAGE_BATCH, EMBEDDING_THREADS), strict=True))
         return vectors
 
-    def _passages_compared_within(self, items: list[tuple[str, str, str]], vectors: dict[str, Any]) -> list[str]:
-        """The passages the gate will compare between two of a seed's own records (chain,
-        instruction, context): of different chains, instructions at or above the threshold, on
-        different passages that pass the first pass. A refined record's edited passage is the
-        common case: most of the passages a run embeds, embedded in the gate's turn otherwise."""
+    def _passages_compared_within(self, probed: list[tuple[Entry, str]], vectors: dict[str, Any]) -> list[str]:
+        """The passages the gate will compare between two of a seed's own records (`entry_of`'s):
+        instructions at or above the threshold, on different passages, worth comparing by the first
+        pass. A refined record's edited passage is the common case: most of the passages a run
+        embeds, embedded in the gate's turn otherwise."""
         import numpy as np
 
-        close = np.stack([vectors[instruction] for _, instruction, _ in items])
+        contexts: dict[str, str] = {}
+        for entry, context in probed:
+            contexts.setdefault(entry.passage, context)  # the first, as `probe` keeps it
+        signatures: dict[str, Any] = {}  # this thread's own: the index's are the gate thread's
+
+        def passage_signature(key: str) -> Any:
+            if key not in signatures:
+                signatures[key] = minhash(contexts[key])
+            return signatures[key]
+
+        close = np.stack([vectors[entry.instruction] for entry, _ in probed])
         close = np.triu(close @ close.T >= self.threshold, 1)
-        signatures: dict[str, Any] = {}
-
-        def signature(text: str) -> Any:
-            if text not in signatures:
-                signatures[text] = minhash(text)
-            return signatures[text]
-
         found: list[str] = []
         for a, b in zip(*np.nonzero(close), strict=True):
-            (chain_a, instruction_a, passage_a), (chain_b, instruction_b, passage_b) = items[a], items[b]
-            if chain_a == chain_b or not passage_a or not passage_b or normalise(passage_a) == normalise(passage_b):
-                continue
-            if (
-                signature(passage_a).jaccard(signature(passage_b)) >= PASSAGE_OVERLAP
-                and signature(instruction_a).jaccard(signature(instruction_b)) >= INSTRUCTION_OVERLAP
-            ):
-                found += [passage_a, passage_b]
+            entry, other = probed[a][0], probed[b][0]
+            if entry.passage and entry.passage != other.passage and worth_comparing(entry, other, passage_signature):
+                found += [contexts[entry.passage], contexts[other.passage]]
         return list(dict.fromkeys(found))
 
     def remember(self, vectors: dict[str, Any]) -> None:
@@ -230,22 +247,12 @@ class NearDuplicateIndex:
             and entry.signature.jaccard(o.signature) >= INSTRUCTION_OVERLAP
         ]
 
-    def _may_compare(self, entry: Entry, other: Entry) -> bool:
-        """Whether `twin` may compare two new entries (of one batch): the first pass's test."""
-        if other.chain == entry.chain or bool(entry.passage) != bool(other.passage):
-            return False
-        if entry.passage != other.passage and (
-            self._passage_signature(entry.passage).jaccard(self._passage_signature(other.passage)) < PASSAGE_OVERLAP
-        ):
-            return False
-        return bool(entry.signature.jaccard(other.signature) >= INSTRUCTION_OVERLAP)
-
     def prefetch(self, entries: list[Entry]) -> None:
         """Embed in one batch what checking these entries (a seed's records, in order) may
         compare, instead of a model call per record: only the cache is filled, `twin` decides."""
         before = [self.candidates(entry) for entry in entries]
         found = [
-            kept + [o for o in entries[:i] if self._may_compare(entry, o)]
+            kept + [o for o in entries[:i] if worth_comparing(entry, o, self._passage_signature)]
             for i, (entry, kept) in enumerate(zip(entries, before, strict=True))
         ]
         texts = [e.instruction for e, others in zip(entries, found, strict=True) if others]

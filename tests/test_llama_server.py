@@ -132,15 +132,24 @@ def test_reading_comprehension_through_llama_server(server: LlamaServer, tmp_pat
         "measured from the sun, and its length says how far away it is."
     )
     light = config(tmp_path / "rc.yaml", server.base_url)
-    code, output = run_cli(tmp_path / "rc", "reading_comprehension", "--seeds", str(seeds), "--config", str(light),
-                           "--seed", "1")  # fmt: skip
-    assert_clean(output)
-    info, seeds_run, records = check_run(tmp_path / "rc", code)
-    assert len(seeds_run) == 2 and info["skill"] == "reading_comprehension"
+    # The 135M model now and then fails both seeds on content, three tries each (seen once in CI, whose
+    # CPU samples other tokens than this machine's), or the verifier drops both answers.
+    # Such a run must still be clean and well formed, its failures on content; the next --seed is then
+    # tried, up to three runs, and one of them must keep records, so the checks below always run.
+    for run_seed in ("1", "2", "3"):
+        folder = tmp_path / f"rc-{run_seed}"
+        code, output = run_cli(folder, "reading_comprehension", "--seeds", str(seeds), "--config", str(light),
+                               "--seed", run_seed)  # fmt: skip
+        assert_clean(output)
+        info, seeds_run, records = check_run(folder, code, may_all_fail=True)
+        assert len(seeds_run) == 2 and info["skill"] == "reading_comprehension"
+        # the server names its model by its GGUF path: AutoGen's warning about it went to run.log, once
+        assert (folder / "run.log").read_text().count("Resolved model mismatch: smollm2 != ") == 1
+        if records:
+            break
+    assert records, [(s["status"], s.get("reason")) for s in seeds_run]
     for record in records:
         assert [m.role for m in record.messages] == ["user", "assistant"]
-    # the server names its model by its GGUF path: AutoGen's warning about it went to run.log, once
-    assert (tmp_path / "rc" / "run.log").read_text().count("Resolved model mismatch: smollm2 != ") == 1
 
 
 def test_mixed_skills_through_llama_server(server: LlamaServer, tmp_path: Path) -> None:

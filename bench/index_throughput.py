@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from retrieval.code_chunks import chunk_code, language_of  # noqa: E402
 from retrieval.code_index import EMBED_BATCH, CodeIndex, _document  # noqa: E402
-from retrieval.embedding import load_model  # noqa: E402
+from retrieval.embedding import reference_model  # noqa: E402
 from retrieval.seeds import read_text_file  # noqa: E402
 from retrieval.sources import code_files  # noqa: E402
 
@@ -44,7 +44,7 @@ def main() -> None:
         for file in code_files(tree)
         for chunk in chunk_code(str(file), read_text_file(file), language_of(file.suffix) or "text")
     ]
-    model = load_model()
+    model = reference_model()
     model.encode(texts[:EMBED_BATCH], batch_size=EMBED_BATCH)  # warm up
 
     index_times, direct_times = [], []

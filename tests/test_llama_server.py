@@ -169,28 +169,33 @@ def test_mixed_skills_through_llama_server(server: LlamaServer, tmp_path: Path) 
 
 def test_tool_use_through_llama_server_searches_the_code_index(server: LlamaServer, tmp_path: Path) -> None:
     # three tries per step (LIGHT's): with one, the 135M model's API documentation was cut at
-    # max_tokens now and then, and a seed with no toolset never reaches the retriever
+    # max_tokens now and then, and a seed with no toolset never reaches the retriever. When the seed
+    # still fails on content before the retriever, the next --seed is run (up to three runs): what
+    # this test proves is the retriever's search through the server, which such a run never reaches.
     light = config(tmp_path / "tools.yaml", server.base_url)
-    code, output = run_cli(tmp_path / "tools", "tool_use", "--seeds", str(REPO / "examples" / "code" / "units.py"),
-                           "--index", str(tmp_path / "index"), "--config", str(light), "--seed", "3")  # fmt: skip
-    assert_clean(output)
-    folder = tmp_path / "tools"
-    info = json.loads((folder / "run.json").read_text())
-    # function_calling: auto probed the server once and chose a way to call tools, said in run.log
-    (calling,) = info["tool_calling"].values()
-    how = "natively" if calling["native"] else "through structured output"
-    assert f"agents call tools {how} (function_calling: auto, probed" in (folder / "run.log").read_text()
-    (seed,) = lines(folder / "seeds.jsonl")
-    transcript = SeedTranscript.model_validate_json((folder / "transcripts" / f"{seed['id']}.json").read_text())
-    retrieval = [t for t in transcript.teams if t.step == "retrieve_apis"]
-    calls = [c for t in retrieval for m in t.messages if m.type == "ToolCallRequestEvent" for c in m.content]
+    for run_seed in ("3", "4", "5"):
+        folder = tmp_path / f"tools-{run_seed}"
+        code, output = run_cli(folder, "tool_use", "--seeds", str(REPO / "examples" / "code" / "units.py"),
+                               "--index", str(tmp_path / "index"), "--config", str(light), "--seed", run_seed)  # fmt: skip
+        assert_clean(output)
+        info = json.loads((folder / "run.json").read_text())
+        # function_calling: auto probed the server once and chose a way to call tools, said in run.log
+        (calling,) = info["tool_calling"].values()
+        how = "natively" if calling["native"] else "through structured output"
+        assert f"agents call tools {how} (function_calling: auto, probed" in (folder / "run.log").read_text()
+        (seed,) = lines(folder / "seeds.jsonl")
+        if code == 1:  # the one seed failed on content (a 135M model's conversations often do)
+            assert info["status"] == "failed" and seed["status"] == "failed" and seed["reason"]
+            assert not ENDPOINT_FAILURE.search(seed["reason"])
+        transcript = SeedTranscript.model_validate_json((folder / "transcripts" / f"{seed['id']}.json").read_text())
+        retrieval = [t for t in transcript.teams if t.step == "retrieve_apis"]
+        if retrieval or code != 1:
+            break
     steps = [(t.step, t.attempt, t.status, t.error) for t in transcript.teams]  # why, when it fails
+    calls = [c for t in retrieval for m in t.messages if m.type == "ToolCallRequestEvent" for c in m.content]
     assert any(c["name"] == "search_code" and "query" in json.loads(c["arguments"]) for c in calls), steps
     assert any(m.type == "ToolCallExecutionEvent" for t in retrieval for m in t.messages)  # the search ran
-    if code == 1:  # the one seed failed on content (a 135M model's conversations often do)
-        assert info["status"] == "failed" and seed["status"] == "failed" and seed["reason"]
-        assert not ENDPOINT_FAILURE.search(seed["reason"])
-    else:
+    if code != 1:
         _, _, records = check_run(folder, code)
         assert all(r.tools for r in records)
 

@@ -47,10 +47,11 @@ def load_model() -> Any:
     """The model as this process embeds with it, loaded once on first use: the fast tokenizer
     (`tokenizers`, configured as sentence-transformers configures it) and the traced graph
     (`traced_encoder`), kept in the user's cache after its first tracing (`graph_cache_path`).
-    Loading it so takes about 3 s (2 of them importing torch) where sentence-transformers' imports alone took 8 (scikit-learn,
-    SciPy and transformers' distributed code, none of which an encode uses). A process that embeds
-    in a thread while its event loop makes calls loads it first, on the loop's thread: imports in
-    the thread once raced the loop's own (httpx seen partially initialised: calls in flight failed)."""
+    Loading it so takes about 3 s (2 of them importing torch), where sentence-transformers'
+    imports alone took 8 (scikit-learn, SciPy and transformers' distributed code, none of which an
+    encode uses). A process that embeds in a thread while its event loop makes calls loads it
+    first, on the loop's thread: imports in the thread once raced the loop's own (httpx seen
+    partially initialised: calls in flight failed)."""
     global _tokenizer, _encoder
     with _guard:
         if _encoder is None:
@@ -141,9 +142,8 @@ def traced_encoder(model: Any) -> Any:
     transformers_logging.set_verbosity_error()  # freezing reads every attribute, one of which logs a note on loss types
     try:
         with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore"
-            )  # the tracer's notes on Python branches it fixes (none depends on the input)
+            # the tracer's notes on Python branches it fixes (none depends on the input)
+            warnings.simplefilter("ignore")
             module = MeanPooled(model[0].auto_model).eval()
             traced = torch.jit.trace(module, (example["input_ids"], example["attention_mask"]), check_trace=False)
             return torch.jit.freeze(traced)

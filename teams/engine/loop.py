@@ -19,7 +19,7 @@ from agents.models.usage import Usage
 from retrieval.seeds import Seed
 from teams.engine.config import RunConfig
 from teams.engine.prepare import PreparedRun, versions
-from teams.engine.process import collect_as_before, collect_less, quiet_autogen
+from teams.engine.process import collect_as_before, collect_less, quiet_autogen, quiet_stopped_runtimes
 from teams.engine.seed import process_one
 from teams.runfolder.folder import RunFolder, SeedOutcome
 from teams.runfolder.info import RunInfo
@@ -121,6 +121,7 @@ async def run_pipeline(
     sink = logger.add(folder.log_path, level="DEBUG", enqueue=False)
     gate = run.quality.open(folder)
     quiet_autogen()
+    quiet_stopped_runtimes(asyncio.get_running_loop())  # Ctrl-C: the stopped group chats' tasks
     envs = run.envs()
     info = _new_or_resumed_info(run, folder)
     seeds = evenly(run.todo, sample) if sample is not None else run.todo

@@ -43,6 +43,27 @@ def quiet_autogen() -> None:
     _skip_unrecorded_message_dumps(isinstance(trace.get_tracer_provider(), trace.NoOpTracerProvider))
 
 
+def quiet_stopped_runtimes(loop: Any) -> None:
+    """Keep AutoGen's queue accounting error out of the terminal when a run is stopped (Ctrl-C).
+    A group chat stopped mid-turn shuts its runtime's message queue down while the runtime's
+    handler tasks are still in flight; cancelled at the loop's shutdown, each of them then calls
+    `task_done()` on the drained queue, and asyncio printed the ValueError with its traceback,
+    dozens of times (microsoft/autogen#7007). Every other error reaches the loop's handler as before."""
+    previous = loop.get_exception_handler()
+
+    def handle(loop: Any, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, ValueError) and str(error) == "task_done() called too many times":
+            logger.debug("autogen: a stopped runtime's handler task ended: {}", error)
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)
+
+
 def _skip_unrecorded_message_dumps(no_tracing: bool) -> None:
     """AutoGen's group-chat runtime serialises every message it routes to JSON, for an INFO line
     of its event log and for span attributes, before asking whether anyone records them. With

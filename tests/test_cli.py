@@ -379,6 +379,38 @@ def test_an_empty_option_is_one_line_and_makes_no_run_folder(tmp_path: Path, arg
 
 
 @pytest.mark.parametrize(
+    ("how", "url", "why"),
+    [
+        ("flag", "http://[::1", "Invalid port"),
+        ("flag", "http://127.0.0.1:abc/v1", "Invalid port: 'abc'"),
+        ("flag", "not-a-url", "http:// or https://"),
+        ("flag", "ftp://127.0.0.1:9/v1", "http:// or https://"),
+        ("flag", "http:///v1", "no host"),
+        ("config", "http://127.0.0.1:99999/v1", "invalid port 99999"),
+        ("env", "localhost:9/v1", "(from OPENAI_BASE_URL): the scheme must be http:// or https://"),
+    ],
+)
+def test_an_invalid_base_url_is_one_line_and_makes_no_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, url: str, why: str
+) -> None:
+    """Some failed in the first call with a long traceback, others made a run folder and waited
+    for the endpoint-down timeout; each is refused where its model spec is built."""
+    args = a_run_that_ends_quickly(tmp_path)
+    if how == "config":
+        (tmp_path / "in" / "config.yaml").write_text(
+            f"endpoint_down_after: 1\nmodels:\n  teacher: {{model: m, base_url: '{url}'}}\n", encoding="utf-8"
+        )
+    elif how == "env":
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        args.remove("--base-url"), args.remove("http://127.0.0.1:9/v1")
+    code, _, stderr = run_cli(*args, *(["--base-url", url] if how == "flag" else []))
+    assert code == 2
+    line = one_error_line(stderr)
+    assert f"invalid base URL '{url}'" in line and why in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+@pytest.mark.parametrize(
     ("settings", "loads"),
     [({}, True), ({"near_duplicate_threshold": 1}, False), ({"dedup": False}, False)],
 )

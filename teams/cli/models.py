@@ -33,7 +33,7 @@ def _specs(model: str | None, base_url: str | None, config: Path | None) -> list
             fail(f"{config}: 'models:' must map roles to model specs")
         specs += [guarded(partial(ModelSpec.model_validate, raw)) for raw in (data.get("models") or {}).values()]
     if model is not None:
-        specs.append(ModelSpec(model=model, base_url=base_url))
+        specs.append(guarded(partial(ModelSpec, model=model, base_url=base_url)))
     unique: dict[str, ModelSpec] = {}
     for spec in specs:
         if not spec.is_local:

@@ -339,6 +339,77 @@ def test_a_bad_config_file_is_one_line(tmp_path: Path) -> None:
     assert code == 2 and stderr.count("\n") == 1 and "goals_per_instruction" in stderr
 
 
+def one_error_line(stderr: str) -> str:
+    """The single line a bad input ends with (and fails the test if there are more, or a traceback)."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+def a_run_that_ends_quickly(tmp_path: Path) -> list[str]:
+    """`run` arguments whose run, were it made, would stop within a second (nothing on port 9)."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "seed.txt").write_text("Owls hunt at night and eat mice, voles and beetles.", encoding="utf-8")
+    (tmp_path / "in" / "config.yaml").write_text("endpoint_down_after: 1\n", encoding="utf-8")
+    return ["run", "reading_comprehension", "--seeds", str(tmp_path / "in" / "seed.txt"), "--model", "m",
+            "--base-url", "http://127.0.0.1:9/v1", "--config", str(tmp_path / "in" / "config.yaml"),
+            "--out", str(tmp_path / "runs"), "--run-id", "r"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--seeds", ""], "--seeds"), (["--seeds="], "--seeds"), (["--out", ""], "--out"), (["--out", "  "], "--out"),
+        (["--config", ""], "--config"), (["--personas", ""], "--personas"), (["--index", ""], "--index"),
+        (["--decontaminate", ""], "--decontaminate"),
+        (["index", "build", "--seeds", "", "--index", "ix"], "--seeds"),
+        (["index", "query", "owls", "--index="], "--index"), (["export", "r", "--out", ""], "--out"),
+        (["runs", "list", "--out", ""], "--out"),
+    ],
+)  # fmt: skip
+def test_an_empty_option_is_one_line_and_makes_no_run_folder(tmp_path: Path, args: list[str], option: str) -> None:
+    """An empty path was the current folder (Path('') is '.'): `--seeds ''` read what was there,
+    `--out ''` wrote the run there (here the test's cwd, tmp_path)."""
+    run = a_run_that_ends_quickly(tmp_path)
+    if args[0].startswith("-"):  # an option of `run`, given last: it wins over the one before
+        args = run + args
+    code, _, stderr = run_cli(*args)
+    assert code == 2 and one_error_line(stderr) == f"error: {option} is empty"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no run folder, no index, no export
+
+
+@pytest.mark.parametrize(
+    ("how", "url", "why"),
+    [
+        ("flag", "http://[::1", "Invalid port"),
+        ("flag", "http://127.0.0.1:abc/v1", "Invalid port: 'abc'"),
+        ("flag", "not-a-url", "http:// or https://"),
+        ("flag", "ftp://127.0.0.1:9/v1", "http:// or https://"),
+        ("flag", "http:///v1", "no host"),
+        ("config", "http://127.0.0.1:99999/v1", "invalid port 99999"),
+        ("env", "localhost:9/v1", "(from OPENAI_BASE_URL): the scheme must be http:// or https://"),
+    ],
+)
+def test_an_invalid_base_url_is_one_line_and_makes_no_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, url: str, why: str
+) -> None:
+    """Some failed in the first call with a long traceback, others made a run folder and waited
+    for the endpoint-down timeout; each is refused where its model spec is built."""
+    args = a_run_that_ends_quickly(tmp_path)
+    if how == "config":
+        (tmp_path / "in" / "config.yaml").write_text(
+            f"endpoint_down_after: 1\nmodels:\n  teacher: {{model: m, base_url: '{url}'}}\n", encoding="utf-8"
+        )
+    elif how == "env":
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        args.remove("--base-url"), args.remove("http://127.0.0.1:9/v1")
+    code, _, stderr = run_cli(*args, *(["--base-url", url] if how == "flag" else []))
+    assert code == 2
+    line = one_error_line(stderr)
+    assert f"invalid base URL '{url}'" in line and why in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
 @pytest.mark.parametrize(
     ("settings", "loads"),
     [({}, True), ({"near_duplicate_threshold": 1}, False), ({"dedup": False}, False)],

@@ -71,3 +71,20 @@ def test_no_structured_output_exits_non_zero_in_one_line(tmp_path: Path) -> None
 def test_bad_input_is_one_line() -> None:
     result = CliRunner().invoke(app, ["models", "check"])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_an_endpoint_that_is_not_listening_is_unreachable_with_no_spec_proposed() -> None:
+    """Every probe failed on the connection, and the verdict was 'no JSON-schema output' with
+    `structured_output: false` to write: advice from a server that never answered."""
+    result = CliRunner().invoke(app, ["models", "check", "--model", "m", "--base-url", "http://127.0.0.1:9/v1"])
+    assert result.exit_code == 1
+    assert "http://127.0.0.1:9/v1 unreachable (connection refused)" in result.stdout
+    assert "structured_output" not in result.stdout and "cannot serve" not in result.output
+    assert result.stderr == "error: http://127.0.0.1:9/v1 unreachable (connection refused)\n"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:abc/v1", "http://[::1", "ftp://127.0.0.1:9/v1"])
+def test_an_invalid_base_url_is_one_line(url: str) -> None:
+    result = CliRunner().invoke(app, ["models", "check", "--model", "m", "--base-url", url])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.count("\n") == 1 and f"error: base_url: invalid base URL '{url}'" in result.stderr

@@ -10,8 +10,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from agents.models.outage import describe
 from agents.models.spec import ModelSpec
 
 _ANSWER = {"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}}, "required": ["answer"]}
@@ -37,6 +38,9 @@ class Probe(BaseModel):
 class EndpointReport(BaseModel):
     endpoint: str
     probes: list[Probe]
+    unreachable: str | None = Field(
+        None, description="the URL, and why a probe got no answer there (refused, timed out): the others were not sent"
+    )
 
     def works(self, name: str) -> bool:
         return any(p.name == name and p.ok for p in self.probes)
@@ -104,13 +108,14 @@ TOOL_PROBES = ("chat", "tools", "forced_tool_choice")
 
 async def probe_endpoint(spec: ModelSpec, timeout: float = 60.0, only: Sequence[str] | None = None) -> EndpointReport:
     """Each probe once (or those named in `only`), in turn; a refused or failed request is a
-    probe that did not pass."""
-    from openai import AsyncOpenAI
+    probe that did not pass. A request that got no answer at all (connection refused, no such
+    host, timed out) ends the probing: what the endpoint serves is then unknown, not missing."""
+    from openai import APIConnectionError, AsyncOpenAI
 
     api_key = os.environ.get(spec.api_key_env) or "not-needed"
     client = AsyncOpenAI(api_key=api_key, base_url=spec.base_url or os.environ.get("OPENAI_BASE_URL"),
                          timeout=min(timeout, spec.timeout), max_retries=0)  # fmt: skip
-    probes = []
+    probes, unreachable = [], None
     try:
         for name, request in _requests(spec.model).items():
             if only is not None and name not in only:
@@ -121,7 +126,11 @@ async def probe_endpoint(spec: ModelSpec, timeout: float = 60.0, only: Sequence[
                 ok, detail = _judge(name, response.choices[0].message)
             except Exception as exc:  # noqa: BLE001 - any failure is the probe's answer
                 ok, detail = False, one_line_error(exc)
+                if isinstance(exc, APIConnectionError):
+                    unreachable = f"{str(client.base_url).rstrip('/')} unreachable ({describe(exc) or detail})"
             probes.append(Probe(name=name, ok=ok, seconds=round(time.perf_counter() - start, 3), detail=detail))
+            if unreachable:
+                break
     finally:
         await client.close()
-    return EndpointReport(endpoint=spec.endpoint, probes=probes)
+    return EndpointReport(endpoint=spec.endpoint, probes=probes, unreachable=unreachable)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 from typing import Literal
 
+import httpx
 from autogen_core.models import ModelFamily, ModelInfo
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from agents.models.limits import EndpointLimits
 
@@ -27,7 +28,9 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = LOCAL
-    base_url: str | None = Field(None, description="None: the openai SDK's default (OPENAI_BASE_URL or OpenAI)")
+    base_url: str | None = Field(
+        None, validate_default=True, description="None: the openai SDK's default (OPENAI_BASE_URL or OpenAI)"
+    )
     api_key_env: str = "OPENAI_API_KEY"
     structured_output: bool = True
     function_calling: bool | Literal["auto"] = Field(
@@ -37,6 +40,19 @@ class ModelSpec(BaseModel):
     timeout: float = Field(120.0, gt=0, description="seconds per call")
     max_retries: int = Field(2, ge=0, description="retries per call on overload and transient errors")
     limits: EndpointLimits = Field(default_factory=EndpointLimits)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A URL the SDK cannot parse fails deep in the first call with a traceback, and one it
+        can but cannot reach (no scheme, ftp://) stalls the run for the endpoint-down timeout:
+        both are caught here, where every entry point (flag, config file, run.json) builds a spec.
+        With no base URL, OPENAI_BASE_URL is what the calls will use, so it is checked instead."""
+        if value is not None:
+            check_base_url(value)
+        elif info.data.get("model", LOCAL) != LOCAL and os.environ.get("OPENAI_BASE_URL"):
+            check_base_url(os.environ["OPENAI_BASE_URL"], " (from OPENAI_BASE_URL)")
+        return value
 
     @property
     def is_local(self) -> bool:
@@ -62,6 +78,24 @@ class ModelSpec(BaseModel):
             structured_output=self.structured_output,
             family=ModelFamily.UNKNOWN,
         )
+
+
+def check_base_url(url: str, source: str = "") -> None:
+    """ValueError unless `url` has an http(s) scheme, a host and a port in range. httpx parses it:
+    the openai SDK's parser (httpx2 in newer SDKs, a fork with the same URL rules), so a URL it
+    cannot parse is refused here, in one line, instead of in the first call."""
+    try:
+        parsed = httpx.URL(url)
+        why = (
+            "the scheme must be http:// or https://" if parsed.scheme not in ("http", "https")
+            else "no host" if not parsed.host
+            else f"invalid port {parsed.port}" if parsed.port is not None and not 0 < parsed.port < 65536
+            else None
+        )  # fmt: skip
+    except httpx.InvalidURL as exc:
+        why = str(exc)
+    if why:
+        raise ValueError(f"invalid base URL {url!r}{source}: {why}")
 
 
 class Sampling(BaseModel):

@@ -8,8 +8,9 @@ import sys
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
+from teams.cli.common import fail
 from teams.cli.export import export_command
 from teams.cli.index import index_app
 from teams.cli.models import models_app
@@ -19,14 +20,43 @@ from teams.cli.runs import runs_app
 from teams.cli.skills import skills_app
 
 
+def _empty_option(group: TyperGroup, args: list[str]) -> str | None:
+    """The first option of the command `args` name given an empty value (`--seeds ''`, `--out=`:
+    often an unset shell variable). A path option would take it for the current folder
+    (Path('') is '.': `--seeds ''` read whatever was there, `--out ''` wrote there), and no
+    option of any command means anything by it, so every one is refused here, in one place."""
+    command: Any = group
+    for arg in args:  # down to the (sub)command the arguments name
+        if arg not in getattr(command, "commands", {}):
+            break
+        command = command.commands[arg]
+    takes_value = {o for p in command.params if isinstance(p, TyperOption) and not p.is_flag for o in p.opts}
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        name, equals, value = arg.partition("=")
+        if name not in takes_value:
+            continue
+        if not equals:
+            if i + 1 == len(args):
+                break  # no value at all: the parser says so
+            value = args[i + 1]
+        if not value.strip():
+            return name
+    return None
+
+
 class _Commands(TyperGroup):
-    """`--ray` takes an optional address (Typer options cannot): alone, it means a local Ray."""
+    """`--ray` takes an optional address (Typer options cannot): alone, it means a local Ray.
+    Every command's options are checked for empty values here, before any command runs."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         args = [
             "--ray=local" if arg == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else arg
             for i, arg in enumerate(args)
         ]
+        if (name := _empty_option(self, args)) is not None:
+            fail(f"{name} is empty")
         return super().parse_args(ctx, args)
 
 

@@ -1,6 +1,7 @@
 """`agentinstruct models check`: tiny probes of each configured endpoint (plain chat, JSON-schema
 output, JSON-object output, tools, forced tool choice), what works, how fast, and the model spec
-to write. Exits 1 when an endpoint cannot serve the flows at all (no structured output)."""
+to write. Exits 1 when an endpoint cannot serve the flows at all (no structured output) or could
+not be reached (then no spec is proposed: failed connections say nothing of what it serves)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def _specs(model: str | None, base_url: str | None, config: Path | None) -> list
             fail(f"{config}: 'models:' must map roles to model specs")
         specs += [guarded(partial(ModelSpec.model_validate, raw)) for raw in (data.get("models") or {}).values()]
     if model is not None:
-        specs.append(ModelSpec(model=model, base_url=base_url))
+        specs.append(guarded(partial(ModelSpec, model=model, base_url=base_url)))
     unique: dict[str, ModelSpec] = {}
     for spec in specs:
         if not spec.is_local:
@@ -46,6 +47,9 @@ def _print(spec: ModelSpec, report: EndpointReport) -> None:
     for probe in report.probes:
         mark = "[green]ok  [/green]" if probe.ok else "[red]FAIL[/red]"
         out_console.print(f"  {mark} {probe.name:<19} {probe.seconds:7.3f} s  {probe.detail}", highlight=False, markup=True)
+    if report.unreachable:
+        out_console.print(f"  -> {report.unreachable}: start it or fix the URL, then check again", soft_wrap=True)
+        return
     tools = "native tools" if report.native_tools else "tools through structured output"
     verdict = f"serves the flows ({tools})" if report.serves_flows else "cannot serve the flows: no JSON-schema output"
     out_console.print(f"  -> {verdict}; the model spec to write:", highlight=False)
@@ -67,7 +71,9 @@ def models_check(
     for spec in specs:
         report = asyncio.run(probe_endpoint(spec))
         _print(spec, report)
-        if not report.serves_flows:
-            failed.append(report.endpoint)
+        if report.unreachable:
+            failed.append(report.unreachable)
+        elif not report.serves_flows:
+            failed.append(f"{report.endpoint} cannot serve the flows: the agents answer in JSON schemas")
     if failed:
-        fail(f"{', '.join(failed)} cannot serve the flows: the agents answer in JSON schemas", code=1)
+        fail("; ".join(failed), code=1)

@@ -381,12 +381,12 @@ def test_an_empty_option_is_one_line_and_makes_no_run_folder(tmp_path: Path, arg
 @pytest.mark.parametrize(
     ("how", "url", "why"),
     [
-        ("flag", "http://[::1", "Invalid port"),
-        ("flag", "http://127.0.0.1:abc/v1", "Invalid port: 'abc'"),
+        ("flag", "http://[::1", "Invalid IPv6 URL"),
+        ("flag", "http://127.0.0.1:abc/v1", "Port could not be cast to integer value as 'abc'"),
         ("flag", "not-a-url", "http:// or https://"),
         ("flag", "ftp://127.0.0.1:9/v1", "http:// or https://"),
         ("flag", "http:///v1", "no host"),
-        ("config", "http://127.0.0.1:99999/v1", "invalid port 99999"),
+        ("config", "http://127.0.0.1:99999/v1", "Port out of range 0-65535"),
         ("env", "localhost:9/v1", "(from OPENAI_BASE_URL): the scheme must be http:// or https://"),
     ],
 )

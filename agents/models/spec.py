@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 from typing import Literal
+from urllib.parse import urlsplit
 
-import httpx
 from autogen_core.models import ModelFamily, ModelInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -81,18 +81,17 @@ class ModelSpec(BaseModel):
 
 
 def check_base_url(url: str, source: str = "") -> None:
-    """ValueError unless `url` has an http(s) scheme, a host and a port in range. httpx parses it:
-    the openai SDK's parser (httpx2 in newer SDKs, a fork with the same URL rules), so a URL it
-    cannot parse is refused here, in one line, instead of in the first call."""
+    """ValueError unless `url` has an http(s) scheme, a host and a port in range (the standard
+    library's parser: the SDK's own would fail in the first call instead, with a traceback)."""
     try:
-        parsed = httpx.URL(url)
+        parsed = urlsplit(url)
         why = (
             "the scheme must be http:// or https://" if parsed.scheme not in ("http", "https")
-            else "no host" if not parsed.host
-            else f"invalid port {parsed.port}" if parsed.port is not None and not 0 < parsed.port < 65536
+            else "no host" if not parsed.hostname
+            else "invalid port" if parsed.port == 0
             else None
         )  # fmt: skip
-    except httpx.InvalidURL as exc:
+    except ValueError as exc:  # a bracket left open, a port that is no number or out of range
         why = str(exc)
     if why:
         raise ValueError(f"invalid base URL {url!r}{source}: {why}")

@@ -4,6 +4,8 @@ against its TypedDicts. That is only sound while the walk changes nothing in wha
 from __future__ import annotations
 
 import asyncio
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import openai
@@ -14,7 +16,7 @@ from openai.resources.chat.completions import completions as completions_module
 from openai.types.chat import completion_create_params
 from typer.testing import CliRunner
 
-from agents.models.openai_compatible import DirectOpenAI
+from agents.models.openai_compatible import DirectOpenAI, NotAChatCompletion
 from teams.cli.app import app
 from tests.fake_openai import FakeOpenAIServer
 from tests.test_tool_use import CODE
@@ -133,3 +135,39 @@ def test_agentinstructs_openai_clients_skip_the_walk(monkeypatch: pytest.MonkeyP
         asyncio.run(ask(server))
         assert server.requests[-1]["messages"] == [{"role": "user", "content": "hello there", "name": "user"}]
     assert len(walks) == 1
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "shown"),
+    [("text/html", b"<!DOCTYPE html><html><body>Welcome to nginx!</body></html>", "<!DOCTYPE html>"),
+     ("application/json", b'{"foo": 1}', "'foo': 1")],
+)  # fmt: skip
+def test_an_answer_that_is_no_chat_completion_is_named_as_such(content_type: str, body: bytes, shown: str) -> None:
+    class Page(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(200)
+            self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    async def call() -> None:
+        client = DirectOpenAI(base_url=f"http://127.0.0.1:{server.server_port}/v1", api_key="k", max_retries=0)
+        try:
+            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        finally:
+            await client.close()
+
+    try:
+        with pytest.raises(NotAChatCompletion, match="not a chat completion") as raised:
+            asyncio.run(call())
+    finally:
+        server.shutdown()
+    assert shown in str(raised.value) and "/v1" in str(raised.value)

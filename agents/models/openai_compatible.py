@@ -33,6 +33,17 @@ def _given(value: object) -> bool:
     return not isinstance(value, (NotGiven, Omit))
 
 
+class NotAChatCompletion(ValueError):
+    """The endpoint answered 200 with something else: a web page (a base URL that is a site, not
+    its API), or JSON of another shape. The SDK passes either on unchecked, and the first use of
+    the answer failed with an AttributeError naming neither the endpoint nor the answer."""
+
+    def __init__(self, answer: object):
+        shown = answer if isinstance(answer, str) else getattr(answer, "model_extra", None) or answer
+        preview = " ".join(str(shown).split())[:80]
+        super().__init__(f"the endpoint's answer is not a chat completion (is the base URL its API's, often ending in /v1?): {preview!r}")
+
+
 class DirectCompletions(AsyncCompletions):
     async def create(self, **params: Any) -> Any:  # the SDK's keywords, passed on
         if params.get("stream"):
@@ -40,7 +51,10 @@ class DirectCompletions(AsyncCompletions):
         options: Any = {"security": {"bearer_auth": True}}  # openai's RequestOptions, as its create() makes them
         options |= {_OPTIONS[k]: v for k, v in params.items() if k in _OPTIONS and v is not None and _given(v)}
         body = {key: value for key, value in params.items() if key not in _OPTIONS and _given(value)}
-        return await self._client.post("/chat/completions", body=body, cast_to=ChatCompletion, options=options)
+        answer = await self._client.post("/chat/completions", body=body, cast_to=ChatCompletion, options=options)
+        if not isinstance(answer, ChatCompletion) or not isinstance(getattr(answer, "choices", None), list):
+            raise NotAChatCompletion(answer)
+        return answer
 
 
 class _DirectChat(AsyncChat):

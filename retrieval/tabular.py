@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -79,6 +80,12 @@ def make_row(values: Mapping[str, Any], where: str, index: int, options: SeedOpt
     return Row(index, text or "", None if corpus_id is None else str(corpus_id), language or None)
 
 
+def _json_reason(exc: json.JSONDecodeError) -> str:
+    """The decoder's message as words: 'Invalid control character at' reads 'invalid control character'."""
+    reason = re.sub(r"( starting)? at$", "", exc.msg)
+    return reason[:1].lower() + reason[1:]
+
+
 def _object(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SeedError(f"{where}: a JSON {_kind(value)}, not an object with fields")
@@ -96,7 +103,7 @@ def _jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             except UnicodeDecodeError:
                 raise SeedError(f"{where}: not valid UTF-8") from None
             except json.JSONDecodeError as exc:
-                raise SeedError(f"{where}: malformed JSON ({exc.msg}, column {exc.colno})") from None
+                raise SeedError(f"{where}: malformed JSON ({_json_reason(exc)}, column {exc.colno})") from None
             yield where, _object(value, where)
 
 
@@ -144,7 +151,7 @@ def _json_array(path: Path, chars: _Chars) -> Iterator[tuple[str, dict[str, Any]
                 break
             except json.JSONDecodeError as exc:
                 if len(chars.text) - chars.pos > MAX_ITEM_CHARS or not chars.more():
-                    raise SeedError(f"{where}: malformed JSON ({exc.msg})") from None
+                    raise SeedError(f"{where}: malformed JSON ({_json_reason(exc)})") from None
         yield where, _object(value, where)
         number += 1
         after = chars.next_char()

@@ -144,6 +144,9 @@ def bad(kind: str, folder: Path) -> Path:
     if kind == "csv missing column":
         (folder / "a.csv").write_text("title,body\nx,y\n", encoding="utf-8")
         return folder / "a.csv"
+    if kind == "control character":
+        (folder / "a.jsonl").write_text('{"text": "fine"}\n{"text": "a\tb"}\n', encoding="utf-8")
+        return folder / "a.jsonl"
     if kind == "csv ragged":
         (folder / "a.csv").write_text("text,n\nfine,1\nragged\n", encoding="utf-8")
         return folder / "a.csv"
@@ -166,6 +169,7 @@ def bad(kind: str, folder: Path) -> Path:
         ("empty file", "the file holds no rows"),
         ("csv missing column", "line 2: no 'text' field (it has: title, body)"),
         ("csv ragged", "line 3: the row's fields do not match the header's 2"),
+        ("control character", "line 2: malformed JSON (invalid control character, column 12)"),
         ("parquet not text", "column 'text' holds int64, not text"),
         ("parquet corrupt", "not a readable Parquet file"),
         ("json not an object", "item 1: a JSON number, not an object"),

@@ -217,6 +217,9 @@ def bad_input(kind: str, p: Path) -> list[str]:
     if kind == "fifo":
         os.mkfifo(p / "fifo.txt")
         return ["--seeds", str(p / "fifo.txt")]
+    if kind == "malformed csv":
+        (p / "x.csv").write_text('id,text\n1,"unterminated quote\n2,foo\n')
+        return ["--seeds", str(p / "x.csv")]
     if kind == "empty seeds":
         (p / "empty.txt").write_text("")
         return ["--seeds", str(p / "empty.txt")]
@@ -238,6 +241,7 @@ def bad_input(kind: str, p: Path) -> list[str]:
         ("invalid utf-8", "not valid UTF-8"),
         ("symlink loop", "a: symlink loop"),
         ("fifo", "fifo.txt: not a regular file or folder"),
+        ("malformed csv", "x.csv: line 2: unterminated quoted field"),
         ("empty seeds", "empty.txt: no non-empty seed text found: its one document is empty"),
         ("malformed yaml", "malformed YAML"),
         ("bad persona field", "x.yaml: role:"),

@@ -17,7 +17,9 @@ counted; anything malformed is refused with one line naming where and what.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +60,20 @@ def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
+def checked(path: Path) -> Path:
+    """The path, if it names a file or folder. A symlink loop is told apart from a missing path, and
+    a device or FIFO is refused rather than taken for an empty folder or read forever."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SeedError(f"{path}: no such file or folder") from None
+    except OSError as exc:
+        raise SeedError(f"{path}: {'symlink loop' if exc.errno == errno.ELOOP else exc.strerror}") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise SeedError(f"{path}: not a regular file or folder")
+    return path
+
+
 def seed_entries(path: Path) -> list[Path]:
     """The seed files below a folder (not README.md), and its saved datasets (not looked into)."""
     found: list[Path] = []
@@ -78,9 +94,7 @@ def seed_entries(path: Path) -> list[Path]:
 
 def code_files(path: Path) -> list[Path]:
     """The code files a path names: the file itself (a known language), or every one below a folder."""
-    if not path.exists():
-        raise SeedError(f"{path}: no such file or folder")
-    if path.is_file():
+    if checked(path).is_file():
         if language_of(path.suffix) is None:
             raise SeedError(f"{path}: not a code file of a known language ({', '.join(sorted(CODE_LANGUAGES))})")
         return [path]
@@ -97,7 +111,7 @@ def _row_documents(source: str, rows: Iterator[Row], kind: SeedKind) -> Iterator
 
 
 def _file_documents(path: Path, kind: SeedKind, options: SeedOptions, spread: int | None) -> Iterator[Document]:
-    suffix = path.suffix.lower()
+    suffix = checked(path).suffix.lower()
     if suffix in TABLE_SUFFIXES:
         yield from _row_documents(str(path), read_table(path, options, spread), kind)
     elif kind == "code":
@@ -121,9 +135,7 @@ def documents(source: str | Path, kind: SeedKind, options: SeedOptions) -> Itera
     if is_hub(source):
         yield from _row_documents(str(source), read_hub(str(source), options), kind)
         return
-    path = Path(source)
-    if not path.exists():
-        raise SeedError(f"{path}: no such file or folder")
+    path = checked(Path(source))
     if is_saved_dataset(path):
         yield from _row_documents(str(path), read_saved(path, options, options.max_seeds), kind)
     elif path.is_file():
@@ -160,27 +172,33 @@ def _warn_skipped(skipped: Counter[str]) -> None:
         logger.warning("... and documents with no text in {} more sources", len(skipped) - 5)
 
 
-def read_seeds(source: str | Path, kind: SeedKind = "text", options: SeedOptions | None = None) -> SeedRead:
-    """All seeds of a source, duplicates (same content hash) dropped, at most options.max_seeds."""
-    options = options or SeedOptions()
+def _read(source: str | Path, kind: SeedKind, options: SeedOptions, skipped: Counter[str]) -> list[Seed]:
     seen: set[str] = set()
     seeds: list[Seed] = []
+    for document in documents(source, kind, options):
+        if not document.text.strip():
+            skipped[document.source] += 1
+            continue
+        for seed in cut(document, kind, options):
+            if seed.id not in seen:
+                seen.add(seed.id)
+                seeds.append(seed)
+            if options.max_seeds is not None and len(seeds) >= options.max_seeds:
+                return seeds
+    return seeds
+
+
+def read_seeds(source: str | Path, kind: SeedKind = "text", options: SeedOptions | None = None) -> SeedRead:
+    """All seeds of a source, duplicates (same content hash) dropped, at most options.max_seeds.
+    Skipped documents are warned about only when seeds remain: when the read fails, its error is
+    the only line the user sees, and says why."""
     skipped: Counter[str] = Counter()
-    try:
-        for document in documents(source, kind, options):
-            if not document.text.strip():
-                skipped[document.source] += 1
-                continue
-            for seed in cut(document, kind, options):
-                if seed.id not in seen:
-                    seen.add(seed.id)
-                    seeds.append(seed)
-                if options.max_seeds is not None and len(seeds) >= options.max_seeds:
-                    return SeedRead(seeds=seeds, skipped=sum(skipped.values()))
-    finally:
-        _warn_skipped(skipped)
+    seeds = _read(source, kind, options or SeedOptions(), skipped)
     if not seeds:
-        raise SeedError(f"{source}: no non-empty seed {'code' if kind == 'code' else 'text'} found")
+        empty = sum(skipped.values())
+        why = ": its one document is empty" if empty == 1 else f": all its {empty} documents are empty" if empty else ""
+        raise SeedError(f"{source}: no non-empty seed {'code' if kind == 'code' else 'text'} found{why}")
+    _warn_skipped(skipped)
     return SeedRead(seeds=seeds, skipped=sum(skipped.values()))
 
 

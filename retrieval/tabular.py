@@ -5,25 +5,28 @@ Parquet a batch (or, when rows are picked, a row group) at a time; a reader that
 early (`--max-seeds`) has read only what it gave. Where the row count is known (Parquet), `spread`
 picks that many rows evenly over the file and reads only the row groups that hold them.
 
-A missing column, a value that is not text, a malformed line and an empty file are refused with
-one line naming the file, the row and the problem. A row whose text is empty or null is given
-with empty text: the caller skips and counts it, as it does an empty text file.
+A missing column, a value that is not text, a malformed line, a row over MAX_ROW_BYTES and an
+empty file are refused with one line naming the file, the row and the problem. A row whose text is
+empty or null is given with empty text: the caller skips and counts it, as it does an empty file.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import sys
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from retrieval.seeds import SeedError, SeedOptions
+from retrieval.seeds import MAX_FILE_BYTES, SeedError, SeedOptions
 
 TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet")
 BUFFER = 1 << 16  # characters a JSON array is read in
 MAX_ITEM_CHARS = 64 << 20  # one JSON item larger than this is taken for a malformed file
+# One row's text may be as large as a text file: a single huge row must not get round the limit a
+# file has (a 300 MiB JSONL line took 1.8 GB to parse). JSONL and CSV stop reading a row at it.
+MAX_ROW_BYTES = MAX_FILE_BYTES
 
 
 class Row(NamedTuple):
@@ -76,7 +79,21 @@ def make_row(values: Mapping[str, Any], where: str, index: int, options: SeedOpt
     language = values[options.language_field] if options.language_field else None
     if language is not None and not isinstance(language, str):
         raise SeedError(f"{where}: '{options.language_field}' is a {_kind(language)}, not a language name")
+    if text and len(text) > MAX_ROW_BYTES // 4 and (size := len(text.encode("utf-8", "replace"))) > MAX_ROW_BYTES:
+        raise SeedError(f"{where}: {over_limit(size)}")
     return Row(index, text or "", None if corpus_id is None else str(corpus_id), language or None)
+
+
+def over_limit(size: int | None) -> str:
+    """Why a row is refused for its size (None: how far over it is not known)."""
+    known = "" if size is None else f" is {size >> 20} MiB,"
+    return f"the row{known} over the {MAX_ROW_BYTES >> 20} MiB limit for a row"
+
+
+def _json_reason(exc: json.JSONDecodeError) -> str:
+    """The decoder's message as words: 'Invalid control character at' reads 'invalid control character'."""
+    reason = re.sub(r"( starting)? at$", "", exc.msg)
+    return reason[:1].lower() + reason[1:]
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
@@ -86,17 +103,27 @@ def _object(value: Any, where: str) -> dict[str, Any]:
 
 
 def _jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Lines read at most MAX_ROW_BYTES at a time: a longer one is measured, never held whole."""
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        number = 0
+        while raw := handle.readline(MAX_ROW_BYTES + 1):
+            number += 1
+            where = f"{path}: line {number}"
+            if len(raw) > MAX_ROW_BYTES and not raw.endswith(b"\n"):
+                size = len(raw)
+                while rest := handle.readline(1 << 20):
+                    size += len(rest)
+                    if rest.endswith(b"\n"):
+                        break
+                raise SeedError(f"{where}: {over_limit(size)}")
             if not raw.strip():
                 continue
-            where = f"{path}: line {number}"
             try:
                 value = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError:
                 raise SeedError(f"{where}: not valid UTF-8") from None
             except json.JSONDecodeError as exc:
-                raise SeedError(f"{where}: malformed JSON ({exc.msg}, column {exc.colno})") from None
+                raise SeedError(f"{where}: malformed JSON ({_json_reason(exc)}, column {exc.colno})") from None
             yield where, _object(value, where)
 
 
@@ -144,7 +171,7 @@ def _json_array(path: Path, chars: _Chars) -> Iterator[tuple[str, dict[str, Any]
                 break
             except json.JSONDecodeError as exc:
                 if len(chars.text) - chars.pos > MAX_ITEM_CHARS or not chars.more():
-                    raise SeedError(f"{where}: malformed JSON ({exc.msg})") from None
+                    raise SeedError(f"{where}: malformed JSON ({_json_reason(exc)})") from None
         yield where, _object(value, where)
         number += 1
         after = chars.next_char()
@@ -168,23 +195,37 @@ def _json(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     yield from _jsonl(path)
 
 
+def _csv_problem(exc: csv.Error) -> str:
+    reason = str(exc)
+    if reason == "unexpected end of data":
+        return "unterminated quoted field"
+    if reason.startswith("field larger than field limit"):
+        return f"{over_limit(None)} (or a quote is never closed)"
+    return f"malformed CSV ({reason})"
+
+
 def _csv(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a document per cell: cells are long
+    """Strict CSV: a quote left open is an error, not a field that swallows the lines after it. A
+    field is read up to the row limit (a document per cell: cells are long, never unbounded)."""
+    csv.field_size_limit(MAX_ROW_BYTES)
     with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
+        reader = csv.DictReader(handle, strict=True)
+        start = 1  # the line the next record starts on
         try:
             header = reader.fieldnames
             if not header:
                 return
+            start = reader.line_num + 1
             for record in reader:
                 where = f"{path}: line {reader.line_num}"
                 if None in record or None in record.values():
                     raise SeedError(f"{where}: the row's fields do not match the header's {len(header)}")
                 yield where, record
+                start = reader.line_num + 1
         except UnicodeDecodeError:
             raise SeedError(f"{path}: line {reader.line_num + 1}: not valid UTF-8") from None
         except csv.Error as exc:
-            raise SeedError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
+            raise SeedError(f"{path}: line {start}: {_csv_problem(exc)}") from None
 
 
 def _parquet(path: Path, options: SeedOptions, spread: int | None) -> Iterator[Row]:

@@ -210,6 +210,19 @@ def bad_input(kind: str, p: Path) -> list[str]:
     if kind == "binary":
         (p / "b.txt").write_bytes(b"\x00\xff\x01")
         return ["--seeds", str(p / "b.txt")]
+    if kind == "symlink loop":
+        (p / "a").symlink_to("b")
+        (p / "b").symlink_to("a")
+        return ["--seeds", str(p / "a")]
+    if kind == "fifo":
+        os.mkfifo(p / "fifo.txt")
+        return ["--seeds", str(p / "fifo.txt")]
+    if kind == "malformed csv":
+        (p / "x.csv").write_text('id,text\n1,"unterminated quote\n2,foo\n')
+        return ["--seeds", str(p / "x.csv")]
+    if kind == "empty seeds":
+        (p / "empty.txt").write_text("")
+        return ["--seeds", str(p / "empty.txt")]
     if kind == "invalid utf-8":
         (p / "u.txt").write_bytes(b"caf\xe9 au lait")
         return ["--seeds", str(p / "u.txt")]
@@ -226,6 +239,10 @@ def bad_input(kind: str, p: Path) -> list[str]:
         ("empty folder", "folder holds no seed files"),
         ("binary", "binary"),
         ("invalid utf-8", "not valid UTF-8"),
+        ("symlink loop", "a: symlink loop"),
+        ("fifo", "fifo.txt: not a regular file or folder"),
+        ("malformed csv", "x.csv: line 2: unterminated quoted field"),
+        ("empty seeds", "empty.txt: no non-empty seed text found: its one document is empty"),
         ("malformed yaml", "malformed YAML"),
         ("bad persona field", "x.yaml: role:"),
     ],
@@ -237,6 +254,18 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path: Path, kind: str, message: 
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], stderr
     assert "Traceback" not in stderr + stdout
+
+
+def test_a_skipped_empty_seed_is_a_warning_in_the_cli_s_own_format(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "a_empty.txt").write_text("")
+    (seeds / "b.txt").write_text((EXAMPLE_SEEDS / "town_council.txt").read_text())
+    code, _, stderr = fake_run(server, tmp_path / "runs", "--max-seeds", "1", seeds=seeds)
+    assert code == 0, stderr
+    unwrapped = stderr.replace("\n", "")  # the console wraps long lines at its width
+    assert f"WARNING: {seeds / 'a_empty.txt'}: skipped a document with no text" in unwrapped
+    assert "| WARNING |" not in stderr
 
 
 def test_unknown_skill_gets_one_line_and_exit_2(tmp_path: Path) -> None:

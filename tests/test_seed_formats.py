@@ -144,6 +144,12 @@ def bad(kind: str, folder: Path) -> Path:
     if kind == "csv missing column":
         (folder / "a.csv").write_text("title,body\nx,y\n", encoding="utf-8")
         return folder / "a.csv"
+    if kind == "csv open quote":  # without strict CSV, line 3 became part of line 2's text
+        (folder / "a.csv").write_text('id,text\n1,"unterminated quote\n2,foo\n', encoding="utf-8")
+        return folder / "a.csv"
+    if kind == "control character":
+        (folder / "a.jsonl").write_text('{"text": "fine"}\n{"text": "a\tb"}\n', encoding="utf-8")
+        return folder / "a.jsonl"
     if kind == "csv ragged":
         (folder / "a.csv").write_text("text,n\nfine,1\nragged\n", encoding="utf-8")
         return folder / "a.csv"
@@ -166,6 +172,8 @@ def bad(kind: str, folder: Path) -> Path:
         ("empty file", "the file holds no rows"),
         ("csv missing column", "line 2: no 'text' field (it has: title, body)"),
         ("csv ragged", "line 3: the row's fields do not match the header's 2"),
+        ("csv open quote", "line 2: unterminated quoted field"),
+        ("control character", "line 2: malformed JSON (invalid control character, column 12)"),
         ("parquet not text", "column 'text' holds int64, not text"),
         ("parquet corrupt", "not a readable Parquet file"),
         ("json not an object", "item 1: a JSON number, not an object"),
@@ -177,6 +185,34 @@ def test_a_bad_table_is_one_line_naming_file_row_and_problem(kind: str, message:
         read_seeds(path)
     text = str(error.value)
     assert text.startswith(str(path)) and message in text and "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "where"), [("jsonl", "line 2"), ("json", "item 1"), ("csv", "line 3"), ("parquet", "row 1")]
+)
+def test_a_row_over_the_size_limit_is_refused_naming_file_row_and_size(
+    kind: str, where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One huge row must not slip past the limit a text file has (a 300 MiB JSONL line took 1.8 GB)."""
+    from retrieval import tabular
+
+    monkeypatch.setattr(tabular, "MAX_ROW_BYTES", 1 << 20)
+    table = [{"text": BODIES[0]}, {"text": "word " * (3 << 18)}]  # the second: 3.75 MiB
+    path = tmp_path / f"big.{kind}"
+    if kind == "jsonl":
+        write_jsonl(path, table)
+    elif kind == "json":
+        path.write_text(json.dumps(table), encoding="utf-8")
+    elif kind == "csv":
+        path.write_text("text\n" + "".join(f'"{r["text"]}"\n' for r in table), encoding="utf-8")
+    else:
+        pq.write_table(pa.Table.from_pylist(table), path)
+    assert [s.text for s in read_seeds(path, "text", options(max_seeds=1)).seeds] == [BODIES[0]]
+    with pytest.raises(SeedError) as error:
+        read_seeds(path)
+    text = str(error.value)
+    assert text.startswith(f"{path}: {where}: ") and "over the 1 MiB limit for a row" in text and "\n" not in text
+    assert kind == "csv" or " is 3 MiB, " in text  # a CSV reader stops at the limit, before the field's end
 
 
 def test_an_unknown_id_field_names_its_option(tmp_path: Path) -> None:

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,10 @@ def test_identical_chunks_are_kept_once_and_max_seeds_caps(tmp_path: Path) -> No
         (lambda p: (p / "bin.txt").write_bytes(b"\x00\x01\x02binary") and p / "bin.txt", "binary"),
         (lambda p: (p / "latin.txt").write_bytes("caf\xe9".encode("latin-1")) and p / "latin.txt", "not valid UTF-8"),
         (lambda p: (p / "blank.txt").write_text("  ") and p / "blank.txt", "no non-empty seed text"),
+        (lambda p: os.symlink("b", p / "a") or os.symlink("a", p / "b") or p / "a", "symlink loop"),
+        (lambda p: os.mkfifo(p / "fifo.txt") or p / "fifo.txt", "not a regular file or folder"),
+        (lambda p: Path("/dev/zero"), "not a regular file or folder"),
+        (lambda p: (p / "in").mkdir() or os.symlink("x.txt", p / "in" / "x.txt") or p / "in", "symlink loop"),
     ],
 )
 def test_bad_seed_paths_raise_one_line_errors_naming_the_path(tmp_path: Path, setup, message: str) -> None:
@@ -62,3 +67,25 @@ def test_bad_seed_paths_raise_one_line_errors_naming_the_path(tmp_path: Path, se
     assert message in str(error.value)
     assert str(path) in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"empty.txt": ""}, "no non-empty seed text found: its one document is empty"),
+        ({"a.txt": "", "b.html": "<html><body></body></html>"}, "found: all its 2 documents are empty"),
+        ({"a.txt": "", "b.jsonl": "{not json"}, "b.jsonl: line 1: malformed JSON"),
+    ],
+)
+def test_when_reading_fails_the_error_is_the_only_line(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    """No 'skipped' warning before the error: the CLI's one line must stay one line."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    warnings: list[str] = []
+    sink = logger.add(warnings.append, level="WARNING")
+    try:
+        with pytest.raises(SeedError) as error:
+            load_seeds(tmp_path / next(iter(files)) if len(files) == 1 else tmp_path)
+    finally:
+        logger.remove(sink)
+    assert message in str(error.value) and warnings == []

@@ -77,6 +77,12 @@ def _progress_columns() -> list[Any]:
     ]
 
 
+def log_to_terminal(level: str) -> None:
+    """Log lines on stderr as `LEVEL: message`, the CLI's own format, not loguru's default one."""
+    logger.remove()
+    logger.add(lambda m: err_console.print(Text(str(m).rstrip())), level=level, format="{level}: {message}")
+
+
 def execute_run(
     config: RunConfig, *, resume: bool = False, dry_run: bool = False, sample: int = 3, ray: str | None = None,
     retry_failed: bool = False,
@@ -84,10 +90,10 @@ def execute_run(
     """Validate, then run with a progress bar; print the summary; exit with the run's status code."""
     if ray is not None and config.workers > 1:
         fail("--ray and --workers do not go together: Ray runs one worker per CPU of its cluster")
+    log_to_terminal("INFO")  # reading the seeds warns of skipped ones; a resume says what it repaired
     prepared = guarded(lambda: PreparedRun(config, resume=resume, retry_failed=retry_failed))
     processor = guarded(lambda: choose_processor(prepared, ray))
-    logger.remove()
-    logger.add(lambda m: err_console.print(Text(str(m).rstrip())), level="WARNING", format="{level}: {message}")
+    log_to_terminal("WARNING")
     progress = Progress(*_progress_columns(), console=err_console, transient=False)
     task_id = progress.add_task(config.skill, start=False, total=None, records=0, failed=0, tokens=0, cost=0.0)
 

@@ -31,6 +31,18 @@ def test_stats_figures(tmp_path: Path) -> None:
     assert stats.diversity is not None and 0.3 < stats.diversity < 1.2
 
 
+def test_tokens_are_every_model_call_the_run_counted(tmp_path: Path) -> None:
+    """The seeds' transcripts leave some calls out (the user simulator's, a failed attempt's): the
+    figures are the run's own count, as it printed it, where the run has one."""
+    folder = make_run(tmp_path)
+    info = folder.info()
+    info.totals.model_tokens = 2500
+    folder.write_info(info)
+    assert run_stats(folder).tokens == 2500 and run_stats(folder).tokens_per_record == 625.0
+    shown = CliRunner().invoke(app, ["runs", "show", info.run_id, "--out", str(tmp_path)])
+    assert shown.exit_code == 0 and "tokens 2,500" in shown.stdout
+
+
 def test_diversity_is_low_for_alike_instructions_and_higher_for_different_ones(tmp_path: Path) -> None:
     folder = make_run(tmp_path)
     alike = [rc_record("s", f"k{i}", "What is the passage mainly about?", "p", 4) for i in range(3)]

@@ -139,7 +139,7 @@ def runs_show(
     out_console.print(
         f"[bold]{info.run_id}[/] · {_skills_label(info)} · {info.status} · teacher model {escape(info.models.get('teacher', ''))}\n"
         f"seeds {t.seeds} (done {t.seeds_done}, failed {t.seeds_failed}) · records {t.records} · "
-        f"step failures {t.step_failures} · tokens {t.tokens:,} · started {info.started_at}"
+        f"step failures {t.step_failures} · tokens {t.model_tokens or t.tokens:,} · started {info.started_at}"
     )
     if info.skills:
         _print_skill_totals(info, folder.seeds(), records)

@@ -125,7 +125,9 @@ def run_stats(
     dropped: Counter[str] = Counter()
     for seed in seeds:
         dropped.update(seed.get("dropped") or {})
-    tokens = sum(s.get("tokens", 0) for s in seeds) or info.totals.tokens
+    # every model call, as the run counted them (what it printed): the seeds' transcripts leave out
+    # calls outside a team (the user simulator) and a failed attempt's; old runs have only those
+    tokens = info.totals.model_tokens or sum(s.get("tokens", 0) for s in seeds) or info.totals.tokens
     cost = info.totals.cost_usd
     checks = check_rates(folder, seeds)
     return RunStats(

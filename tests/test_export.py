@@ -99,3 +99,14 @@ def test_export_command(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     missing = CliRunner().invoke(app, ["export", "nope", "--runs", str(tmp_path / "runs"), "--format", "jsonl"])
     assert missing.exit_code == 2 and "no run 'nope'" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_an_existing_folder_as_out_gets_the_file_and_its_card_inside(tmp_path: Path) -> None:
+    make_run(tmp_path / "runs")
+    (tmp_path / "xdir").mkdir()
+    result = CliRunner().invoke(
+        app, ["export", "r1", "--runs", str(tmp_path / "runs"), "--format", "parquet", "--out", str(tmp_path / "xdir")]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "xdir").iterdir()) == ["README.md", "r1.parquet"]
+    assert not (tmp_path / "README.md").exists()

@@ -28,7 +28,7 @@ def export_command(
     ] = ExportFormat.jsonl,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Where to write (default: RUN/export/...); a folder for hf and --split-by."),
+        typer.Option("--out", help="Where to write (default: RUN/export/...): a file, or a folder to write the file into; a folder for hf and --split-by."),
     ] = None,
     split_by: Annotated[
         str | None, typer.Option("--split-by", help="One file or split per 'skill' (or 'subcategory').")

@@ -185,6 +185,8 @@ def export_run(
     for item in shaped:
         splits.setdefault(str(item[split_by]) if split_by else "train", []).append(item)
     target = out or default_out(folder, fmt, split_by)
+    if out is not None and out.is_dir() and fmt != "hf" and not split_by:  # a folder to write the file into
+        target = out / default_out(folder, fmt, split_by).name
     if fmt == "hf":
         from datasets import DatasetDict
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from teams.flows.types import Record, SeedTranscript
 from tests.conftest import EXAMPLE_SEEDS, REPO
 from tests.fake_openai import FakeOpenAIServer
 from tests.fakes import competent_responder, schema_kind
+from tests.run_fixtures import make_run
 
 runner = CliRunner()
 SECRET = "sk-test-secret-never-written-0123456789"
@@ -106,6 +108,17 @@ def test_team_script_runs_with_python_dash_m(server: FakeOpenAIServer, tmp_path:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "m" / "records.jsonl").read_text().strip()
+
+
+def test_a_copied_run_is_listed_by_its_folder_and_a_folder_without_run_json_says_so(tmp_path: Path) -> None:
+    make_run(tmp_path, "r1")
+    shutil.copytree(tmp_path / "r1", tmp_path / "copy")
+    code, stdout, _ = run_cli("runs", "list", "--out", str(tmp_path), "--json")
+    assert code == 0 and sorted(row["id"] for row in json.loads(stdout)) == ["copy", "r1"]
+    assert run_cli("runs", "show", "copy", "--out", str(tmp_path))[0] == 0  # the id listed is one it takes
+    (tmp_path / "copy" / "run.json").unlink()
+    code, _, stderr = run_cli("runs", "show", "copy", "--out", str(tmp_path))
+    assert code == 2 and stderr.count("\n") == 1 and "has no run.json" in stderr
 
 
 def test_runs_list_and_show(server: FakeOpenAIServer, tmp_path: Path) -> None:

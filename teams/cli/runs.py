@@ -24,7 +24,7 @@ runs_app = typer.Typer(help="Inspect runs: their records and every agent's trans
 def _run_row(folder: RunFolder) -> dict[str, Any]:
     info = folder.info()
     return {
-        "id": info.run_id,
+        "id": folder.path.name,  # what the other commands take (a copied run keeps its run.json's id)
         "skill": f"{MIXED} ({len(info.skills)} skills)" if info.skills else info.skill,
         "skills": info.skills,
         "model": info.models.get("teacher", ""),

@@ -153,6 +153,8 @@ class RunFolder:
         check_run_id(run_id)
         folder = cls(out / run_id)
         if not folder.run_json.is_file():
+            if folder.path.is_dir():
+                raise RunFolderError(f"{folder.path} has no {RUN_JSON}: not a run folder, or its {RUN_JSON} was removed")
             raise RunFolderError(f"no run '{run_id}' under {out}")
         return folder
 

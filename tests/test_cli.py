@@ -452,6 +452,53 @@ def test_an_invalid_base_url_is_one_line_and_makes_no_run_folder(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
 
+def test_a_config_files_quality_section_and_out_apply_and_flags_win(
+    server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's `quality:` (and `out:`) used to be overwritten by the flags left out, then dropped."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"models:\n  default: {{model: fake-model, base_url: '{server.base_url}'}}\n"
+        "quality: {dedup: false, near_duplicate_threshold: 0.5, ngram: 20}\nout: from_file\n",
+        encoding="utf-8",
+    )
+    code, _, stderr = run_cli(
+        "run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS), "--config", str(config),
+        "--run-id", "q", "--max-seeds", "1", "--ngram", "15",
+    )  # fmt: skip
+    assert code == 0, stderr
+    info = json.loads((tmp_path / "from_file" / "q" / "run.json").read_text())
+    assert info["config"]["quality"] == {
+        "dedup": False, "near_duplicate_threshold": 0.5, "decontaminate": [], "ngram": 15,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("quality: {dedup: maybe}", "quality.dedup"),
+        ("quality: {dedup: false, decontaminate: [does/not/exist.jsonl]}", "does/not/exist.jsonl"),
+        ("quality: [1, 2]", "quality"),
+        ("flow: 5", "flow"),
+        ("models: [a]", "models"),
+        ("models: {default: fake-model}", "models.default"),
+        ("prices: 3", "prices"),
+        ("seeds: elsewhere", "seeds"),
+    ],
+)
+def test_a_config_value_of_the_wrong_shape_is_one_line_and_exit_2(tmp_path: Path, text: str, names: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(text + "\n", encoding="utf-8")
+    code, stdout, stderr = run_cli(
+        "run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS), "--config", str(config),
+        "--model", "fake-model", "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path / "runs"),
+    )  # fmt: skip
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {names}"), stderr
+    assert "Traceback" not in stderr + stdout and not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize(
     ("settings", "loads"),
     [({}, True), ({"near_duplicate_threshold": 1}, False), ({"dedup": False}, False)],

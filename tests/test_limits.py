@@ -239,7 +239,7 @@ async def test_usage_is_metered_per_role_and_model_and_the_budget_calls_back() -
     assert meter.tokens == 40 and meter.cost == pytest.approx(0.06) and not reasons
     meter.merge([rows[("teacher", "m")]])
     meter.merge([rows[("teacher", "m")]])
-    assert len(reasons) == 1 and "--max-cost" in reasons[0]
+    assert len(reasons) == 1 and reasons[0].startswith("max_cost $0.1 reached")
 
 
 def test_the_pool_shares_one_limiter_per_endpoint_and_stacks_the_layers(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +96,9 @@ def test_a_token_budget_stops_the_run_and_keeps_what_was_done(seeds: Path, tmp_p
             "--max-tokens", str(int(per_seed * 2.5)),
         )  # fmt: skip
         assert code == 4, output
-        assert "--max-tokens" in output and "--resume capped" in output
+        assert "max_tokens" in output and "--resume capped" in output
         info = json.loads((out / "capped" / "run.json").read_text())
-        assert info["status"] == "budget_reached" and "--max-tokens" in info["stop_reason"]
+        assert info["status"] == "budget_reached" and "max_tokens" in info["stop_reason"]
         kept = lines(out / "capped" / "seeds.jsonl")
         assert 1 <= len(kept) < 6 and info["totals"]["seeds_done"] == len(kept)
         records = lines(out / "capped" / "records.jsonl")
@@ -128,6 +129,26 @@ def test_a_cost_budget_uses_the_price_table(seeds: Path, tmp_path: Path) -> None
     )
     assert {r["role"] for r in totals["usage"]} >= {"instruction_writer", "suggester", "editor", "teacher"}
     assert 1 <= len(lines(tmp_path / "runs" / "priced" / "seeds.jsonl")) < 6
+
+
+def test_a_budget_from_the_config_says_what_was_spent_once_and_names_no_flag(seeds: Path, tmp_path: Path) -> None:
+    """Calls in flight when the budget is reached still finish and are paid: the stop line said
+    what was spent at that moment, the summary what was spent in the end, and it named --max-cost
+    though the budget came from the config file."""
+    with FakeOpenAIServer(competent_responder) as server:
+        priced = "prices:\n  fake-model: {prompt: 100, completion: 400}\nbudget: {max_cost: 1.5}\n"
+        config = config_file(tmp_path, server, priced)
+        code, output = cli(
+            "run", "reading_comprehension", "--seeds", str(seeds), "--config", str(config), "--out",
+            str(tmp_path / "runs"), "--run-id", "capped", "--concurrency", "3",
+        )  # fmt: skip
+    assert code == 4, output
+    info = json.loads((tmp_path / "runs" / "capped" / "run.json").read_text())
+    spent = f"${info['totals']['cost_usd']:.4f}"
+    assert info["stop_reason"] == f"max_cost $1.5 reached (spent {spent})"
+    assert "--max-cost" not in output
+    said = " ".join(line for line in output.splitlines() if "•" not in line)  # the progress bar's live figures aside
+    assert set(re.findall(r"\$\d+\.\d{4}", said)) == {spent}, output
 
 
 def test_a_dry_run_estimates_from_a_sample_and_the_run_carries_on_from_it(seeds: Path, tmp_path: Path) -> None:

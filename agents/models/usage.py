@@ -60,6 +60,8 @@ class Usage(BaseModel):
 class UsageMeter:
     """The run's running totals; calls `on_budget` once, the first time the budget is reached."""
 
+    reached: Literal["max_cost", "max_tokens"] | None
+
     def __init__(
         self,
         prices: Mapping[str, Price] | None = None,
@@ -70,7 +72,7 @@ class UsageMeter:
         self.budget = budget or Budget()
         self.on_budget = on_budget
         self.rows: dict[tuple[str, str], Usage] = {}
-        self.budget_reason: str | None = None
+        self.reached = None
 
     def _row(self, role: str, model: str) -> Usage:
         key = (role, model)
@@ -114,14 +116,26 @@ class UsageMeter:
     def cached_calls(self) -> int:
         return sum(row.cached_calls for row in self.rows.values())
 
+    @property
+    def budget_reason(self) -> str | None:
+        """The budget reached and what has been spent by now. Calls in flight when it was reached
+        still finish and are paid, so the spend is read each time (the run's stop reason reads it
+        last, with its totals); the setting is named as in a config file, since the budget may
+        come from one or from --max-cost / --max-tokens."""
+        if self.reached == "max_cost":
+            return f"max_cost ${self.budget.max_cost:g} reached (spent ${round(self.cost, 6):.4f})"  # as the totals hold it
+        if self.reached == "max_tokens":
+            return f"max_tokens {self.budget.max_tokens:,} reached ({self.tokens:,} tokens)"
+        return None
+
     def _check_budget(self) -> None:
-        if self.budget_reason:
+        if self.reached:
             return
         b = self.budget
         if b.max_cost is not None and self.cost >= b.max_cost:
-            self.budget_reason = f"--max-cost ${b.max_cost:g} reached (spent ${self.cost:.4f})"
+            self.reached = "max_cost"
         elif b.max_tokens is not None and self.tokens >= b.max_tokens:
-            self.budget_reason = f"--max-tokens {b.max_tokens:,} reached ({self.tokens:,} tokens)"
+            self.reached = "max_tokens"
         if self.budget_reason and self.on_budget:
             self.on_budget(self.budget_reason)
 

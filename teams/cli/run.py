@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from taxonomies import TaxonomyError
-from teams.cli.common import USER_ERRORS, OutOption, err_console, fail, guarded, out_console
+from teams.cli.common import USER_ERRORS, err_console, fail, guarded, out_console
 from teams.engine.config import RunConfig, build_config, resume_config
 from teams.engine.loop import SeedProcessor, run_pipeline
 from teams.engine.mixing import MIXED, parse_skills, resolve_skill
@@ -213,7 +213,9 @@ def run_command(
     config_file: Annotated[
         Path | None, typer.Option("--config", help="YAML: models per role, flow settings, defaults.")
     ] = None,
-    out: OutOption = Path("runs"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder that holds run folders (default runs/, or the config's out).")
+    ] = None,
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Name of the run folder (default: time, skill, random).")
     ] = None,
@@ -312,7 +314,7 @@ def run_command(
         "no_cache": no_cache,
     }
     if resume is not None:
-        config = guarded(lambda: resume_config(out, resume, overrides))
+        config = guarded(lambda: resume_config(out or Path("runs"), resume, overrides))
         execute_run(config, resume=True, dry_run=dry_run, sample=sample, ray=ray, retry_failed=retry_failed)
         return
     if retry_failed:

@@ -102,46 +102,26 @@ def _load_config_file(path: Path | None) -> dict[str, Any]:
 def build_config(
     skill: str, seeds: str | Path, config_file: Path | None, overrides: dict[str, Any], skills: dict[str, float] | None = None
 ) -> RunConfig:
-    """Settings from the config file, then the flags the user gave (flags win)."""
+    """Settings from the config file, then the flags the user gave (flags win; a flag left out is
+    None or an empty list and hides nothing). The file is validated whole first, so a section of
+    the wrong shape (`flow: 5`, `models: [a]`) is one line naming it, for every section alike,
+    and the merge below only ever meets well-formed sections."""
     data = _load_config_file(config_file)
-    if skills:
-        data["skills"] = skills
-    models = dict(data.pop("models", {}) or {})
-    model, base_url, api_key_env = overrides.pop("model"), overrides.pop("base_url"), overrides.pop("api_key_env")
-    if model is not None or base_url is not None or api_key_env is not None:
-        default = dict(models.get("default", {}))
-        if model is not None:
-            default["model"] = model
-        if base_url is not None:
-            default["base_url"] = base_url
-        if api_key_env is not None:
-            default["api_key_env"] = api_key_env
-        models["default"] = default
-    flow = dict(data.pop("flow", {}) or {})
-    flow.update(
-        {
-            k: overrides.pop(k)
-            for k in list(overrides)
-            if k in ("refinement_rounds", "specialists_per_seed", "judge_threshold") and overrides[k] is not None
-        }
-    )
-    quality = dict(data.pop("quality", {}) or {})
-    quality.update({k: overrides.pop(k) for k in list(overrides) if k in QualitySettings.model_fields})
-    quality = {k: v for k, v in quality.items() if v is not None and v != []}
-    apply_limits(data, overrides)
+    for key in ("skill", "skills", "seeds"):
+        if key in data:
+            raise SeedError(f"{key}: set on the command line, not in the config file")
+    data = {key: value for key, value in data.items() if value is not None}  # `flow:` left empty: the defaults
+    merged = RunConfig.model_validate({**data, "skill": skill, "seeds": seeds, "skills": skills or {}}).model_dump()
+    given = {key: value for key, value in overrides.items() if value is not None and value != []}
+    for key in ("model", "base_url", "api_key_env"):
+        if key in given:
+            merged["models"].setdefault("default", {})[key] = given.pop(key)
+    for section, settings in (("flow", FlowSettings), ("quality", QualitySettings)):
+        merged[section].update({key: given.pop(key) for key in list(given) if key in settings.model_fields})
+    apply_limits(merged, overrides)
     for key in ("max_cost", "max_tokens", "no_cache"):
-        overrides.pop(key, None)
-    data.update({k: v for k, v in overrides.items() if v is not None and v != []})
-    if overrides.get("personas"):
-        data["personas"] = overrides["personas"]
-    return RunConfig(
-        skill=skill,
-        seeds=seeds,
-        models={k: ModelSpec(**v) for k, v in models.items()},
-        flow=FlowSettings(**flow),
-        quality=QualitySettings(**quality),
-        **data,
-    )
+        given.pop(key, None)
+    return RunConfig.model_validate({**merged, **given})
 
 
 # what a resumed run may change: how fast and how far it goes, not what it asks the models

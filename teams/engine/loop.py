@@ -224,8 +224,7 @@ async def run_pipeline(
             info.status, info.stop_reason = "endpoint_down", down_reason[0]
             logger.info("run {} stopped: {}", run_id, down_reason[0])
         elif budget_hit.is_set():
-            info.status, info.stop_reason = "budget_reached", run.meter.budget_reason
-            logger.warning("run {} stopped: {}", run_id, run.meter.budget_reason)
+            info.status = "budget_reached"  # its reason once the calls in flight are paid, below
         else:
             all_done.result()  # a bug in a worker surfaces here
             if sample is not None and len(seeds) < len(run.todo):
@@ -254,6 +253,9 @@ async def run_pipeline(
         if processor is not None:
             await processor.close()
         info.totals.account(run.meter)
+        if info.status == "budget_reached":
+            info.stop_reason = run.meter.budget_reason
+            logger.warning("run {} stopped: {}", run_id, info.stop_reason)
         folder.write_info(info)
         await pool.close()
         gate_thread.shutdown(wait=False)

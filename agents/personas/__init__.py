@@ -199,7 +199,8 @@ class PersonaLibrary:
         problems: list[str] = []
         for folder in folders:
             if not folder.is_dir():
-                problems.append(f"{folder}: persona folder does not exist")
+                why = "is not a folder" if folder.exists() else "persona folder does not exist"
+                problems.append(f"{folder}: {why}")
                 continue
             for path in sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml")):
                 try:

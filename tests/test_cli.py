@@ -273,6 +273,8 @@ PERSONA = (
     "transformation: tweet_thread\nsystem_message: Turn texts into a {{ transformation }}.\n"
 )
 BAD_PERSONAS = {
+    "unknown skill": (PERSONA.replace("[reading_comprehension]", "[no_such_skill]"),
+                      "p.yaml: unknown skill 'no_such_skill'"),
     "a file, not a folder": (PERSONA, "p.yaml: is not a folder"),
 }  # fmt: skip
 
@@ -298,6 +300,13 @@ def test_a_bad_persona_stops_run_before_its_folder_or_any_call_and_fails_check(
     assert not (tmp_path / "runs").exists() and server.requests == []
     code, _, stderr = run_cli("personas", "check", "--personas", str(folder))
     assert code == 2 and one_error_line(stderr, BAD_PERSONAS[kind][1]), stderr
+
+
+def test_personas_list_refuses_an_unknown_skill_as_skills_show_does() -> None:
+    code, _, stderr = run_cli("personas", "list", "--skill", "nosuchskill")
+    assert code == 2 and one_error_line(stderr, "unknown skill 'nosuchskill'"), stderr
+    code, stdout, _ = run_cli("personas", "list", "--skill", "rc", "--json")
+    assert code == 0 and "reading_comprehension" in json.loads(stdout)[0]["skills"]
 
 
 def test_personas_show_prints_the_file() -> None:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agents.models.spec import Sampling
+from taxonomies import available_skills
 
 LIBRARY_DIR = Path(__file__).parent  # the YAML files live beside this module, a folder per skill
 
@@ -180,6 +181,11 @@ def load_persona(path: Path) -> Persona:
         persona = Persona.model_validate(data)
     except ValidationError as exc:
         raise PersonaError(f"{path}: {_describe(exc)}") from None
+    # A skill the project does not have would leave the persona in no pool, silently: say so.
+    known = available_skills()
+    unknown = [s for s in persona.skills if s != ANY_SKILL and s not in known]
+    if unknown:
+        raise PersonaError(f"{path}: unknown skill '{unknown[0]}' (known: {', '.join(known)})")
     persona.source = str(path)
     return persona
 

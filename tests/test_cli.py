@@ -273,6 +273,8 @@ PERSONA = (
     "transformation: tweet_thread\nsystem_message: Turn texts into a {{ transformation }}.\n"
 )
 BAD_PERSONAS = {
+    "undefined template variable": (PERSONA.replace("{{ transformation }}", "{{ nosuchvar.attr }}"),
+                                    "p.yaml: system_message: 'nosuchvar' is undefined"),
     "unknown skill": (PERSONA.replace("[reading_comprehension]", "[no_such_skill]"),
                       "p.yaml: unknown skill 'no_such_skill'"),
     "a file, not a folder": (PERSONA, "p.yaml: is not a folder"),

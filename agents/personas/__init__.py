@@ -237,10 +237,15 @@ class PersonaLibrary:
         of_role = sorted((p for p in self.by_name.values() if p.role == role), key=lambda p: p.name)
         return [p for p in of_role if skill in p.skills] or [p for p in of_role if ANY_SKILL in p.skills]
 
-    def check(self) -> list[str]:
-        """Render every template with its role's sample context; return the problems found."""
+    def check(self, skills: Iterable[str] | None = None) -> list[str]:
+        """Render every template with its role's sample context; return the problems found. With
+        `skills`, only the personas a run of those skills may draw (theirs and `"*"`): a run checks
+        them before it starts, so a bad template fails at once, not when the persona is drawn."""
+        serving = None if skills is None else {*skills, ANY_SKILL}
         problems = []
         for persona in self.by_name.values():
+            if serving is not None and serving.isdisjoint(persona.skills):
+                continue
             try:
                 sample = TEMPLATE_SAMPLES[persona.role]
                 if persona.rubric:

@@ -310,6 +310,49 @@ def test_personas_check_names_the_file_and_field(tmp_path: Path) -> None:
     assert code == 2 and "oops.yaml" in stderr and "'skil' is undefined" in stderr
 
 
+PERSONA = (
+    "version: 1\nname: mine\nrole: transformer\nskills: [reading_comprehension]\ndescription: d\n"
+    "transformation: tweet_thread\nsystem_message: Turn texts into a {{ transformation }}.\n"
+)
+BAD_PERSONAS = {
+    "undefined template variable": (PERSONA.replace("{{ transformation }}", "{{ nosuchvar.attr }}"),
+                                    "p.yaml: system_message: 'nosuchvar' is undefined"),
+    "unknown skill": (PERSONA.replace("[reading_comprehension]", "[no_such_skill]"),
+                      "p.yaml: unknown skill 'no_such_skill'"),
+    "a file, not a folder": (PERSONA, "p.yaml: is not a folder"),
+}  # fmt: skip
+
+
+def bad_persona_folder(tmp_path: Path, kind: str) -> Path:
+    (tmp_path / "per").mkdir()
+    (tmp_path / "per" / "p.yaml").write_text(BAD_PERSONAS[kind][0], encoding="utf-8")
+    return tmp_path / "per" / "p.yaml" if kind == "a file, not a folder" else tmp_path / "per"
+
+
+def one_error_line(stderr: str, message: str) -> bool:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return len(lines) == 1 and lines[0].startswith("error:") and message in lines[0] and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("kind", BAD_PERSONAS)
+def test_a_bad_persona_stops_run_before_its_folder_or_any_call_and_fails_check(
+    server: FakeOpenAIServer, tmp_path: Path, kind: str
+) -> None:
+    folder = bad_persona_folder(tmp_path, kind)
+    code, _, stderr = fake_run(server, tmp_path / "runs", "--personas", str(folder), "--no-judge")
+    assert code == 2 and one_error_line(stderr, BAD_PERSONAS[kind][1]), stderr
+    assert not (tmp_path / "runs").exists() and server.requests == []
+    code, _, stderr = run_cli("personas", "check", "--personas", str(folder))
+    assert code == 2 and one_error_line(stderr, BAD_PERSONAS[kind][1]), stderr
+
+
+def test_personas_list_refuses_an_unknown_skill_as_skills_show_does() -> None:
+    code, _, stderr = run_cli("personas", "list", "--skill", "nosuchskill")
+    assert code == 2 and one_error_line(stderr, "unknown skill 'nosuchskill'"), stderr
+    code, stdout, _ = run_cli("personas", "list", "--skill", "rc", "--json")
+    assert code == 0 and "reading_comprehension" in json.loads(stdout)[0]["skills"]
+
+
 def test_personas_show_prints_the_file() -> None:
     code, stdout, _ = run_cli("personas", "show", "teacher")
     assert code == 0 and "role: teacher" in stdout

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agents.models.spec import Sampling
+from taxonomies import available_skills
 
 LIBRARY_DIR = Path(__file__).parent  # the YAML files live beside this module, a folder per skill
 
@@ -180,6 +181,11 @@ def load_persona(path: Path) -> Persona:
         persona = Persona.model_validate(data)
     except ValidationError as exc:
         raise PersonaError(f"{path}: {_describe(exc)}") from None
+    # A skill the project does not have would leave the persona in no pool, silently: say so.
+    known = available_skills()
+    unknown = [s for s in persona.skills if s != ANY_SKILL and s not in known]
+    if unknown:
+        raise PersonaError(f"{path}: unknown skill '{unknown[0]}' (known: {', '.join(known)})")
     persona.source = str(path)
     return persona
 
@@ -199,7 +205,8 @@ class PersonaLibrary:
         problems: list[str] = []
         for folder in folders:
             if not folder.is_dir():
-                problems.append(f"{folder}: persona folder does not exist")
+                why = "is not a folder" if folder.exists() else "persona folder does not exist"
+                problems.append(f"{folder}: {why}")
                 continue
             for path in sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml")):
                 try:
@@ -230,10 +237,15 @@ class PersonaLibrary:
         of_role = sorted((p for p in self.by_name.values() if p.role == role), key=lambda p: p.name)
         return [p for p in of_role if skill in p.skills] or [p for p in of_role if ANY_SKILL in p.skills]
 
-    def check(self) -> list[str]:
-        """Render every template with its role's sample context; return the problems found."""
+    def check(self, skills: Iterable[str] | None = None) -> list[str]:
+        """Render every template with its role's sample context; return the problems found. With
+        `skills`, only the personas a run of those skills may draw (theirs and `"*"`): a run checks
+        them before it starts, so a bad template fails at once, not when the persona is drawn."""
+        serving = None if skills is None else {*skills, ANY_SKILL}
         problems = []
         for persona in self.by_name.values():
+            if serving is not None and serving.isdisjoint(persona.skills):
+                continue
             try:
                 sample = TEMPLATE_SAMPLES[persona.role]
                 if persona.rubric:

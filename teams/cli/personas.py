@@ -14,6 +14,7 @@ from rich.text import Text
 
 from agents.personas import PersonaLibrary
 from teams.cli.common import PersonasOption, guarded, out_console
+from teams.engine.mixing import resolve_skill
 
 personas_app = typer.Typer(help="List, show and validate agent personas.", no_args_is_help=True)
 
@@ -26,10 +27,11 @@ def personas_list(
 ) -> None:
     """Every persona: name, role, skills, what it does."""
     library = guarded(lambda: PersonaLibrary.load(personas or []))
+    wanted = None if skill is None else guarded(lambda: resolve_skill(skill))  # as `skills show`: unknown is exit 2
     chosen = [
         p
         for p in sorted(library.by_name.values(), key=lambda p: (p.role, p.name))
-        if skill is None or skill in p.skills
+        if wanted is None or wanted in p.skills
     ]
     if as_json:
         out_console.print_json(json.dumps([p.model_dump() | {"source": p.source} for p in chosen]))

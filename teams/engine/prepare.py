@@ -109,6 +109,9 @@ class PreparedRun:
             taxonomy = self.skill_set.taxonomies[name]
             roles.update(dict.fromkeys(skill.roles))
             check_library(library, name, {s.name for s in taxonomy.subcategories}, taxonomy, skill.roles)
+        problems = library.check(config.skill_names)  # every template the run may render, before any call
+        if problems:
+            raise PersonaError(problems[0])
         self.roles: list[str] = list(roles)
         first = self.skill_set.taxonomies[config.skill_names[0]]
         # documents or code: a mixed run's skills all take documents

@@ -329,7 +329,7 @@ def bad_persona_folder(tmp_path: Path, kind: str) -> Path:
     return tmp_path / "per" / "p.yaml" if kind == "a file, not a folder" else tmp_path / "per"
 
 
-def one_error_line(stderr: str, message: str) -> bool:
+def is_one_error_line(stderr: str, message: str) -> bool:
     lines = [line for line in stderr.splitlines() if line.strip()]
     return len(lines) == 1 and lines[0].startswith("error:") and message in lines[0] and "Traceback" not in stderr
 
@@ -340,15 +340,15 @@ def test_a_bad_persona_stops_run_before_its_folder_or_any_call_and_fails_check(
 ) -> None:
     folder = bad_persona_folder(tmp_path, kind)
     code, _, stderr = fake_run(server, tmp_path / "runs", "--personas", str(folder), "--no-judge")
-    assert code == 2 and one_error_line(stderr, BAD_PERSONAS[kind][1]), stderr
+    assert code == 2 and is_one_error_line(stderr, BAD_PERSONAS[kind][1]), stderr
     assert not (tmp_path / "runs").exists() and server.requests == []
     code, _, stderr = run_cli("personas", "check", "--personas", str(folder))
-    assert code == 2 and one_error_line(stderr, BAD_PERSONAS[kind][1]), stderr
+    assert code == 2 and is_one_error_line(stderr, BAD_PERSONAS[kind][1]), stderr
 
 
 def test_personas_list_refuses_an_unknown_skill_as_skills_show_does() -> None:
     code, _, stderr = run_cli("personas", "list", "--skill", "nosuchskill")
-    assert code == 2 and one_error_line(stderr, "unknown skill 'nosuchskill'"), stderr
+    assert code == 2 and is_one_error_line(stderr, "unknown skill 'nosuchskill'"), stderr
     code, stdout, _ = run_cli("personas", "list", "--skill", "rc", "--json")
     assert code == 0 and "reading_comprehension" in json.loads(stdout)[0]["skills"]
 

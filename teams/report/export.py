@@ -5,7 +5,8 @@ Every row keeps `messages` (real lists, as chat templates and TRL expect), `tool
 record has them (tool use), a `skill` and `subcategory` label, the record `id` and its `meta`.
 In Arrow formats (parquet, hf) `tools` and `meta` are `datasets.Json` values (stored as JSON
 text, read back as the objects they were), because tool schemas differ from row to row and
-Arrow would otherwise merge them into one struct padded with nulls.
+Arrow would otherwise merge them into one struct padded with nulls; so are the messages of rows
+with tool calls (`_features`).
 """
 
 from __future__ import annotations

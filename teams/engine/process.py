@@ -43,18 +43,27 @@ def quiet_autogen() -> None:
     _skip_unrecorded_message_dumps(isinstance(trace.get_tracer_provider(), trace.NoOpTracerProvider))
 
 
+#: what AutoGen's runtimes raise, in tasks nobody awaits, when a group chat is stopped mid-turn
+_STOPPED_CHAT_ERRORS = re.compile(
+    r"task_done\(\) called too many times"  # microsoft/autogen#7007
+    r"|Unhandled message in agent container: <class '[\w.]*GroupChatError'>"
+)
+
+
 def quiet_stopped_runtimes(loop: Any) -> None:
-    """Keep AutoGen's queue accounting error out of the terminal when a run is stopped (Ctrl-C).
-    A group chat stopped mid-turn shuts its runtime's message queue down while the runtime's
-    handler tasks are still in flight; cancelled at the loop's shutdown, each of them then calls
-    `task_done()` on the drained queue, and asyncio printed the ValueError with its traceback,
-    dozens of times (microsoft/autogen#7007). Every other error reaches the loop's handler as before."""
+    """Keep AutoGen's errors about group chats stopped mid-turn (Ctrl-C) out of the terminal.
+    A stopped chat's runtime drains its message queue while its handler tasks are still in flight:
+    cancelled at the loop's shutdown, each then calls `task_done()` on the drained queue
+    (microsoft/autogen#7007), and the chat's error event reaches agent containers that have no
+    handler for it. asyncio printed each ValueError with its traceback, dozens of them after
+    "stopped". They are dropped (at the loop's shutdown the run log is closed already); every
+    other error reaches the loop's handler as before."""
     previous = loop.get_exception_handler()
 
     def handle(loop: Any, context: dict[str, Any]) -> None:
         error = context.get("exception")
-        if isinstance(error, ValueError) and str(error) == "task_done() called too many times":
-            logger.debug("autogen: a stopped runtime's handler task ended: {}", error)
+        if isinstance(error, ValueError) and _STOPPED_CHAT_ERRORS.fullmatch(str(error)):
+            logger.debug("autogen: a stopped group chat's task ended: {}", error)
             return
         if previous is not None:
             previous(loop, context)

@@ -329,9 +329,11 @@ def bad_persona_folder(tmp_path: Path, kind: str) -> Path:
     return tmp_path / "per" / "p.yaml" if kind == "a file, not a folder" else tmp_path / "per"
 
 
-def is_one_error_line(stderr: str, message: str) -> bool:
+def one_error_line(stderr: str) -> str:
+    """The single line a bad input ends with (and fails the test if there are more, or a traceback)."""
     lines = [line for line in stderr.splitlines() if line.strip()]
-    return len(lines) == 1 and lines[0].startswith("error:") and message in lines[0] and "Traceback" not in stderr
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in stderr, stderr
+    return lines[0]
 
 
 @pytest.mark.parametrize("kind", BAD_PERSONAS)
@@ -340,15 +342,15 @@ def test_a_bad_persona_stops_run_before_its_folder_or_any_call_and_fails_check(
 ) -> None:
     folder = bad_persona_folder(tmp_path, kind)
     code, _, stderr = fake_run(server, tmp_path / "runs", "--personas", str(folder), "--no-judge")
-    assert code == 2 and is_one_error_line(stderr, BAD_PERSONAS[kind][1]), stderr
+    assert code == 2 and BAD_PERSONAS[kind][1] in one_error_line(stderr), stderr
     assert not (tmp_path / "runs").exists() and server.requests == []
     code, _, stderr = run_cli("personas", "check", "--personas", str(folder))
-    assert code == 2 and is_one_error_line(stderr, BAD_PERSONAS[kind][1]), stderr
+    assert code == 2 and BAD_PERSONAS[kind][1] in one_error_line(stderr), stderr
 
 
 def test_personas_list_refuses_an_unknown_skill_as_skills_show_does() -> None:
     code, _, stderr = run_cli("personas", "list", "--skill", "nosuchskill")
-    assert code == 2 and is_one_error_line(stderr, "unknown skill 'nosuchskill'"), stderr
+    assert code == 2 and "unknown skill 'nosuchskill'" in one_error_line(stderr), stderr
     code, stdout, _ = run_cli("personas", "list", "--skill", "rc", "--json")
     assert code == 0 and "reading_comprehension" in json.loads(stdout)[0]["skills"]
 
@@ -422,13 +424,6 @@ def test_a_bad_config_file_is_one_line(tmp_path: Path) -> None:
     config.write_text("flow: {goals_per_instruction: some}\n", encoding="utf-8")
     code, _, stderr = run_cli("run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS), "--config", str(config))
     assert code == 2 and stderr.count("\n") == 1 and "goals_per_instruction" in stderr
-
-
-def one_error_line(stderr: str) -> str:
-    """The single line a bad input ends with (and fails the test if there are more, or a traceback)."""
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in stderr, stderr
-    return lines[0]
 
 
 def a_run_that_ends_quickly(tmp_path: Path) -> list[str]:
@@ -537,9 +532,8 @@ def test_a_config_value_of_the_wrong_shape_is_one_line_and_exit_2(tmp_path: Path
         "run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS), "--config", str(config),
         "--model", "fake-model", "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path / "runs"),
     )  # fmt: skip
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {names}"), stderr
-    assert "Traceback" not in stderr + stdout and not (tmp_path / "runs").exists()
+    assert code == 2 and one_error_line(stderr).startswith(f"error: {names}"), stderr
+    assert "Traceback" not in stdout and not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize(

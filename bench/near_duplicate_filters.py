@@ -32,8 +32,9 @@ if str(REPO) not in sys.path:
 SPECIAL = (0, 101, 102)  # [PAD], [CLS], [SEP]
 
 
-def compared_pairs(run: Path, seeds: int) -> list[tuple[str, str, str]]:
-    """(record id, its instruction, a kept one's it is compared with) for every pair the first pass finds."""
+def compared_pairs(run: Path, seeds: int) -> tuple[list[tuple[str, str, str]], int]:
+    """(record id, its instruction, a kept one's it is compared with) for every pair the first pass
+    finds, and how many records were replayed."""
     import json
     import tempfile
 
@@ -45,14 +46,15 @@ def compared_pairs(run: Path, seeds: int) -> list[tuple[str, str, str]]:
     gate = QualityGate(QualitySettings()).open(RunFolder.create(Path(tempfile.mkdtemp()), "replay"))
     index = gate.index
     assert index is not None
-    pairs = []
+    pairs, replayed = [], 0
     for batch in batches(run)[:seeds]:
+        replayed += len(batch)
         for record in batch:
             entry = index.probe(record)
             pairs += [(entry.id, entry.instruction, other.instruction) for other in index.candidates(entry)]
             if entry.id in kept:
                 index.add(entry)
-    return pairs
+    return pairs, replayed
 
 
 def static_vectors(texts: list[str]) -> Any:
@@ -98,7 +100,7 @@ def main() -> None:
     from retrieval.embedding import embed_matrix
     from teams.runfolder.records import normalise
 
-    pairs = compared_pairs(args.run, args.seeds)
+    pairs, replayed = compared_pairs(args.run, args.seeds)
     texts = sorted({text for _, *two in pairs for text in two})
     row = {text: i for i, text in enumerate(texts)}
     ids = np.array([p[0] for p in pairs])
@@ -110,7 +112,8 @@ def main() -> None:
     close = (minilm[a] * minilm[b]).sum(axis=1) >= args.threshold
     records = len(set(ids))
     print(
-        f"{len(pairs)} pairs compared by MiniLM today, for {records} records ({len(pairs) / max(records, 1):.0f} each) "
+        f"{len(pairs)} pairs compared by MiniLM today, for {records} of the {replayed} records "
+        f"({len(pairs) / max(records, 1):.0f} each) "
         f"and {len(texts)} distinct instructions ({minilm_cpu:.1f} CPU s to embed, one thread); "
         f"{int(close.sum())} pairs at or above {args.threshold}, for {len(set(ids[close]))} records"
     )

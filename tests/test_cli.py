@@ -355,6 +355,19 @@ def test_personas_list_refuses_an_unknown_skill_as_skills_show_does() -> None:
     assert code == 0 and "reading_comprehension" in json.loads(stdout)[0]["skills"]
 
 
+def test_personas_list_for_a_skill_has_the_any_skill_personas_a_run_of_it_may_draw() -> None:
+    """A `skills: ["*"]` persona serves every skill with no persona of its role: the list left it out."""
+
+    def listed(skill: str) -> set[str]:
+        code, stdout, stderr = run_cli("personas", "list", "--skill", skill, "--json")
+        assert code == 0, stderr
+        return {p["name"] for p in json.loads(stdout)}
+
+    assert {"judge", "transform_reviewer"} <= listed("fermi")
+    rc = listed("rc")
+    assert {"transform_reviewer", "reading_comprehension_judge"} <= rc and "judge" not in rc  # a judge of its own
+
+
 def test_personas_show_prints_the_file() -> None:
     code, stdout, _ = run_cli("personas", "show", "teacher")
     assert code == 0 and "role: teacher" in stdout

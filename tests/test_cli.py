@@ -357,6 +357,19 @@ def test_personas_list_refuses_an_unknown_skill_as_skills_show_does() -> None:
     assert code == 0 and "reading_comprehension" in json.loads(stdout)[0]["skills"]
 
 
+def test_personas_list_for_a_skill_has_the_any_skill_personas_a_run_of_it_may_draw() -> None:
+    """A `skills: ["*"]` persona serves every skill with no persona of its role: the list left it out."""
+
+    def listed(skill: str) -> set[str]:
+        code, stdout, stderr = run_cli("personas", "list", "--skill", skill, "--json")
+        assert code == 0, stderr
+        return {p["name"] for p in json.loads(stdout)}
+
+    assert {"judge", "transform_reviewer"} <= listed("fermi")
+    rc = listed("rc")
+    assert {"transform_reviewer", "reading_comprehension_judge"} <= rc and "judge" not in rc  # a judge of its own
+
+
 def test_personas_show_prints_the_file() -> None:
     code, stdout, _ = run_cli("personas", "show", "teacher")
     assert code == 0 and "role: teacher" in stdout
@@ -518,7 +531,7 @@ def test_a_config_files_quality_section_and_out_apply_and_flags_win(
     ("text", "names"),
     [
         ("quality: {dedup: maybe}", "quality.dedup"),
-        ("quality: {dedup: false, decontaminate: [does/not/exist.jsonl]}", "does/not/exist.jsonl"),
+        ("quality: {dedup: false, decontaminate: [does/not/exist.jsonl]}", "{folder}/does/not/exist.jsonl"),
         ("quality: [1, 2]", "quality"),
         ("flow: 5", "flow"),
         ("models: [a]", "models"),
@@ -534,8 +547,75 @@ def test_a_config_value_of_the_wrong_shape_is_one_line_and_exit_2(tmp_path: Path
         "run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS), "--config", str(config),
         "--model", "fake-model", "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path / "runs"),
     )  # fmt: skip
-    assert code == 2 and one_error_line(stderr).startswith(f"error: {names}"), stderr
+    assert code == 2 and one_error_line(stderr).startswith(f"error: {names.format(folder=tmp_path)}"), stderr
     assert "Traceback" not in stdout and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ('out: ""', "out"), ("index: ''", "index"), ("cache_dir: '  '", "cache_dir"), ('personas: [""]', "personas.0"),
+        ('quality: {decontaminate: [bench.txt, ""]}', "quality.decontaminate.1"),
+    ],
+)  # fmt: skip
+def test_an_empty_path_in_a_config_file_is_one_line_naming_its_key(tmp_path: Path, setting: str, key: str) -> None:
+    """Path('') is '.': `out: ""` wrote the run into the current folder, as `--out ''` did before
+    it was refused; the file's empty paths are refused alike."""
+    args = a_run_that_ends_quickly(tmp_path)
+    out = args.index("--out")
+    del args[out : out + 2]  # the run folder would go where the config says
+    config = tmp_path / "in" / "config.yaml"
+    config.write_text(f"endpoint_down_after: 1\n{setting}\n", encoding="utf-8")
+    code, _, stderr = run_cli(*args)
+    assert code == 2 and one_error_line(stderr) == f"error: {key} is empty in {config}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_relative_paths_in_a_config_file_are_read_from_its_folder(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    """They were read from the current folder (here tmp_path), so a config with paths in it
+    worked only when run from its own folder."""
+    project = tmp_path / "project"
+    (project / "mine").mkdir(parents=True)
+    (project / "bench.txt").write_text(
+        "a benchmark question of more than thirteen words that none of the example seeds has in it", encoding="utf-8"
+    )
+    (project / "config.yaml").write_text(
+        f"models:\n  default: {{model: fake-model, base_url: '{server.base_url}'}}\n"
+        "out: runs\npersonas: [mine]\nquality: {decontaminate: [bench.txt]}\ncache_dir: cache\n",
+        encoding="utf-8",
+    )
+    code, _, stderr = run_cli(
+        "run", "reading_comprehension", "--seeds", str(EXAMPLE_SEEDS), "--config", str(project / "config.yaml"),
+        "--run-id", "r", "--max-seeds", "1",
+    )  # fmt: skip
+    assert code == 0, stderr
+    config = json.loads((project / "runs" / "r" / "run.json").read_text())["config"]
+    assert config["personas"] == [str(project / "mine")]
+    assert config["quality"]["decontaminate"] == [str(project / "bench.txt")]
+    assert config["cache_dir"] == str(project / "cache") and (project / "cache").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+
+
+def test_every_path_setting_of_a_config_file_is_read_from_its_folder_and_every_path_flag_from_the_current_one(
+    tmp_path: Path,
+) -> None:
+    from teams.engine.config import build_config
+
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "c.yaml").write_text(
+        "out: o\nindex: ix\ncache_dir: ../shared\npersonas: [p, /abs/p]\nquality: {decontaminate: [b.txt, ~/b.txt]}\n",
+        encoding="utf-8",
+    )
+    built = build_config("reading_comprehension", "seeds", folder / "c.yaml", {})
+    assert (built.out, built.index, built.cache_dir) == (folder / "o", folder / "ix", folder / "../shared")
+    assert built.personas == [folder / "p", Path("/abs/p")]
+    assert built.quality.decontaminate == [folder / "b.txt", Path.home() / "b.txt"]
+    flags = {"out": Path("o"), "index": Path("ix"), "personas": [Path("p")], "decontaminate": [Path("b.txt")]}
+    built = build_config("reading_comprehension", "seeds", folder / "c.yaml", flags)
+    assert (built.out, built.index, built.personas, built.quality.decontaminate) == (
+        Path("o"), Path("ix"), [Path("p")], [Path("b.txt")],
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -25,13 +25,14 @@ def personas_list(
     skill: Annotated[str | None, typer.Option("--skill")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Every persona: name, role, skills, what it does."""
+    """Every persona: name, role, skills, what it does. With --skill, those a run of it may draw:
+    its role pools, with a `skills: ["*"]` persona where the skill has none of that role."""
     library = guarded(lambda: PersonaLibrary.load(personas or []))
     wanted = None if skill is None else guarded(lambda: resolve_skill(skill))  # as `skills show`: unknown is exit 2
     chosen = [
         p
         for p in sorted(library.by_name.values(), key=lambda p: (p.role, p.name))
-        if wanted is None or wanted in p.skills
+        if wanted is None or p in library.pool(p.role, wanted)
     ]
     if as_json:
         out_console.print_json(json.dumps([p.model_dump() | {"source": p.source} for p in chosen]))

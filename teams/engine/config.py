@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -86,6 +87,7 @@ class RunConfig(BaseModel):
 
 
 def _load_config_file(path: Path | None) -> dict[str, Any]:
+    """The file's settings, each path in them read from the file's folder."""
     if path is None:
         return {}
     if not path.is_file():
@@ -96,7 +98,48 @@ def _load_config_file(path: Path | None) -> dict[str, Any]:
         raise SeedError(f"{path}: malformed YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise SeedError(f"{path}: expected a mapping of settings")
-    return data
+    return _paths_from_file(data, RunConfig, path, ())
+
+
+def _paths_from_file(value: Any, annotation: Any, config_file: Path, where: tuple[Any, ...]) -> Any:
+    """A config file's `value` for a setting typed `annotation`, with every path in it read from
+    the file's folder, as docker-compose reads its paths (flags still read theirs from the current
+    folder). Paths are found by type, through sections, lists and mappings, so a new path setting
+    needs nothing here. A value of the wrong shape is left as it is, for validation to name."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, UnionType):
+        kinds = [kind for kind in get_args(annotation) if kind is not type(None)]
+        if len(kinds) != 1:
+            return value  # `'all' | int | None` and such: no path in them
+        annotation = kinds[0]
+    origin, args = get_origin(annotation), get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, PurePath) and isinstance(value, str):
+        return _path_from_file(value, config_file, where)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(value, dict):
+        fields = annotation.model_fields
+        return {
+            key: _paths_from_file(item, fields[key].annotation, config_file, (*where, key)) if key in fields else item
+            for key, item in value.items()
+        }
+    if origin is list and isinstance(value, list):
+        return [_paths_from_file(item, args[0], config_file, (*where, i)) for i, item in enumerate(value)]
+    if origin is dict and isinstance(value, dict):
+        return {key: _paths_from_file(item, args[1], config_file, (*where, key)) for key, item in value.items()}
+    return value
+
+
+def _path_from_file(value: str, config_file: Path, where: tuple[Any, ...]) -> Path:
+    """A relative path of the config file, from the file's folder; an absolute or `~` one as it
+    is. An empty one would be the current folder (Path('') is '.'), as an empty flag would: refused."""
+    name = ".".join(str(part) for part in where)
+    if not value.strip():
+        raise SeedError(f"{name} is empty in {config_file}")
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # ~nosuchuser
+        raise SeedError(f"{name}: cannot expand '{value}' in {config_file}") from None
+    return path if path.is_absolute() else config_file.parent / path
 
 
 def build_config(

@@ -124,6 +124,7 @@ class FakeOpenAIServer:
         self.faults = faults or Faults()
         self.model = model
         self.requests: list[dict[str, Any]] = []
+        self.answered: list[tuple[dict[str, Any], int]] = []  # each answer's request and the tokens its usage says
         self.last_headers: dict[str, str] = {}  # of the last chat request
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
@@ -240,6 +241,8 @@ class FakeOpenAIServer:
         prompt_text = "".join(str(m.get("content") or "") for m in request.get("messages", []))
         completion = _tokens(str(message.get("content") or "") + json.dumps(message.get("tool_calls") or ""))
         prompt = _tokens(prompt_text)
+        with self._lock:
+            self.answered.append((request, prompt + completion))
         return (
             200,
             {

@@ -81,6 +81,38 @@ def test_500s_429s_timeouts_and_bad_json_leave_every_seed_done_or_failed_with_a_
     assert attempts_with_errors, "bad JSON answers reach the flows, which retry them"
 
 
+def poisoned(request: dict[str, Any]) -> str:
+    """Seeds 1 and 4 get answers that never parse, so every step of theirs fails: the seed does."""
+    if re.search(r"Report [14]:", json.dumps(request.get("messages"))):
+        return '{"this is": not valid json'
+    return competent_responder(request)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_every_seed_line_carries_the_tokens_its_calls_spent_failed_seeds_too(
+    workers: str, seeds: Path, tmp_path: Path
+) -> None:
+    """Each seed's tokens are what the endpoint billed for its calls (seeds in flight side by side,
+    in this process or a worker's, kept apart), so the seeds' lines add up to the run's model tokens."""
+    light = "flow: {refinement_rounds: 0, specialists_per_seed: 1, instructions_per_writer: 1}\n"
+    with FakeOpenAIServer(poisoned) as server:
+        code, output = cli(
+            "run", "reading_comprehension", "--seeds", str(seeds), "--config", str(config_file(tmp_path, server, light)),
+            "--out", str(tmp_path / "runs"), "--run-id", "spent", "--concurrency", "3", "--workers", workers,
+        )  # fmt: skip
+        billed = list(server.answered)
+    assert code == 3, output
+    rows = {Path(s["source"]).stem: s for s in lines(tmp_path / "runs" / "spent" / "seeds.jsonl")}
+    assert {name for name, s in rows.items() if s["status"] == "failed"} == {"s1", "s4"}
+    for name in ("s1", "s4"):  # every call a poisoned seed made names its report
+        spent = sum(tokens for request, tokens in billed if f"Report {name[1]}:" in json.dumps(request["messages"]))
+        assert rows[name]["tokens"] == spent > 0
+    assert all(s["tokens"] > 0 for s in rows.values())
+    totals = json.loads((tmp_path / "runs" / "spent" / "run.json").read_text())["totals"]
+    assert sum(s["tokens"] for s in rows.values()) == totals["tokens"] == totals["model_tokens"]
+    assert totals["model_tokens"] == sum(tokens for _, tokens in billed)
+
+
 def test_a_token_budget_stops_the_run_and_keeps_what_was_done(seeds: Path, tmp_path: Path) -> None:
     with FakeOpenAIServer(competent_responder) as server:
         config = config_file(tmp_path, server)

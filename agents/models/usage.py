@@ -2,12 +2,14 @@
 
 Every call made through the ModelPool passes a MeteredClient, so every call counts: the
 teams' agents, a selector's, any retry's. (A message's `models_usage` misses a selector's
-calls.) Calls answered from the request cache are counted apart and cost nothing.
+calls.) Calls answered from the request cache are counted apart and cost nothing. The calls of
+one seed are also counted for that seed (`SEED_TOKENS`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any, Literal
 
 from autogen_core import CancellationToken
@@ -57,6 +59,18 @@ class Usage(BaseModel):
         self.cost += other.cost
 
 
+class TokenCount:
+    """The tokens spent by the calls made in one context: a seed's task and the agent tasks it
+    starts, which asyncio gives a copy of its context (this object is shared, not copied)."""
+
+    def __init__(self) -> None:
+        self.tokens = 0
+
+
+#: the count the seed in hand adds its calls' tokens to (teams.engine.seed sets it); None: no seed's
+SEED_TOKENS: ContextVar[TokenCount | None] = ContextVar("seed_tokens", default=None)
+
+
 class UsageMeter:
     """The run's running totals; calls `on_budget` once, the first time the budget is reached."""
 
@@ -90,6 +104,9 @@ class UsageMeter:
             row.prompt_tokens = result.usage.prompt_tokens
             row.completion_tokens = result.usage.completion_tokens
             row.cost = (row.prompt_tokens * price.prompt + row.completion_tokens * price.completion) / 1e6
+        seed_count = SEED_TOKENS.get()
+        if seed_count is not None:
+            seed_count.tokens += row.tokens
         self.merge([row])
 
     def merge(self, rows: Sequence[Usage]) -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from loguru import logger
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from agents.models.spec import ModelError
 from agents.personas import PersonaError
@@ -21,7 +23,7 @@ from taxonomies import TaxonomyError
 from teams.engine.quality import QualityError
 from teams.flows.errors import one_line
 from teams.report.export import ExportError
-from teams.runfolder.folder import RunFolderError
+from teams.runfolder.folder import RunFolder, RunFolderError
 
 # AutoGen logs every OpenAI response through model_dump(), and the openai SDK's parsed-message
 # type makes pydantic warn about it once per call: noise on the user's terminal.
@@ -60,3 +62,20 @@ def guarded(action: Callable[[], Any]) -> Any:
         return action()
     except USER_ERRORS as exc:
         fail(one_line(exc))
+
+
+def log_to_terminal(level: str) -> None:
+    """Log lines on stderr as `LEVEL: message`, the CLI's own format, not loguru's default one,
+    each on one line whatever the console's width."""
+    logger.remove()
+    logger.add(
+        lambda m: err_console.print(Text(str(m).rstrip()), soft_wrap=True), level=level, format="{level}: {message}"
+    )
+
+
+def open_run(out: Path, run: str) -> RunFolder:
+    """The run folder `run` under `out`, to read: what reading it warns of (lines it could not
+    read) goes to stderr, one line each."""
+    log_to_terminal("WARNING")
+    folder: RunFolder = guarded(lambda: RunFolder.open(out, run))
+    return folder

@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from teams.cli.common import guarded, out_console
-from teams.runfolder.folder import RunFolder
+from teams.cli.common import guarded, open_run, out_console
 
 
 class ExportFormat(StrEnum):
@@ -49,7 +48,7 @@ def export_command(
     every row keeps `messages` (and `tools`)."""
     from teams.report.export import export_run
 
-    folder = guarded(lambda: RunFolder.open(runs, run))
+    folder = open_run(runs, run)
     target, counts, card = guarded(
         lambda: export_run(folder, fmt.value, out, split_by, push_to_hub, license=license, language=language)
     )

@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from loguru import logger
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 from taxonomies import TaxonomyError
-from teams.cli.common import USER_ERRORS, err_console, fail, guarded, out_console
+from teams.cli.common import USER_ERRORS, err_console, fail, guarded, log_to_terminal, out_console
 from teams.engine.config import RunConfig, build_config, resume_config
 from teams.engine.loop import SeedProcessor, run_pipeline
 from teams.engine.mixing import MIXED, parse_skills, resolve_skill
@@ -75,12 +73,6 @@ def _progress_columns() -> list[Any]:
         ),
         TimeElapsedColumn(),
     ]
-
-
-def log_to_terminal(level: str) -> None:
-    """Log lines on stderr as `LEVEL: message`, the CLI's own format, not loguru's default one."""
-    logger.remove()
-    logger.add(lambda m: err_console.print(Text(str(m).rstrip())), level=level, format="{level}: {message}")
 
 
 def execute_run(

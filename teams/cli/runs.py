@@ -13,7 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from teams.cli.common import OutOption, guarded, out_console
+from teams.cli.common import OutOption, guarded, open_run, out_console
 from teams.engine.mixing import MIXED
 from teams.runfolder.folder import RunFolder, list_runs
 from teams.runfolder.info import RunInfo
@@ -124,7 +124,7 @@ def runs_show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A run's summary and records; with --seed, the whole conversation of every team for that seed."""
-    folder = guarded(lambda: RunFolder.open(out, run))
+    folder = open_run(out, run)
     if seed:
         guarded(lambda: _show_transcript(folder, seed, as_json))
         return
@@ -193,7 +193,7 @@ def runs_stats(
     (and cost) per kept record, and the diversity of the instructions."""
     from teams.report.stats import run_stats
 
-    folder = guarded(lambda: RunFolder.open(out, run))
+    folder = open_run(out, run)
     stats = guarded(lambda: run_stats(folder))
     if as_json:
         out_console.print_json(stats.model_dump_json())
@@ -246,7 +246,7 @@ def runs_view(
 
     from teams.report.viewer import write_viewer
 
-    folder = guarded(lambda: RunFolder.open(out, run))
+    folder = open_run(out, run)
     target = guarded(lambda: write_viewer(folder, html))
     out_console.print(f"wrote {target}", soft_wrap=True, markup=False)
     if open_it:

@@ -7,6 +7,7 @@ import random
 from typing import Literal
 
 from agents.models.cache import FRESH_ANSWERS
+from agents.models.usage import SEED_TOKENS, TokenCount
 from retrieval.seeds import Seed
 from teams.flows.judge import judge_records, pick_judge
 from teams.flows.runtime import FlowEnv, SeedLog
@@ -41,10 +42,19 @@ async def process_one(env: FlowEnv, skill: Skill, seed: Seed, run_seed: int, fre
 
 
 async def process_seed(env: FlowEnv, skill: Skill, seed: Seed, rng: random.Random) -> SeedOutcome:
-    """One seed through its skill's flows and the judge, drawing from `rng`."""
+    """One seed through its skill's flows and the judge, drawing from `rng`. Its line's tokens are
+    what its calls spent, as the run's meter counted them, done or failed: a seed's transcript
+    leaves out the calls whose answer did not parse, and the user simulator's."""
     log = SeedLog(seed)
-    records = await skill.make_records(env, log, seed, rng)
-    return await finish_seed(env, log, seed, rng, records, skill.empty_reason)
+    spent = TokenCount()
+    counting = SEED_TOKENS.set(spent)
+    try:
+        records = await skill.make_records(env, log, seed, rng)
+        outcome = await finish_seed(env, log, seed, rng, records, skill.empty_reason)
+    finally:
+        SEED_TOKENS.reset(counting)
+    outcome.status.tokens = spent.tokens
+    return outcome
 
 
 async def finish_seed(
@@ -79,7 +89,6 @@ async def finish_seed(
             lineage=seed.lineage.compact(),
             status=status,
             records=len(records),
-            tokens=log.tokens,
             reason=reason,
             failures=[f.model_dump() for f in log.failures],
             dropped=counts,

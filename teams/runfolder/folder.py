@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
 from pydantic import BaseModel, Field
 
 from retrieval.seeds import Seed
@@ -58,6 +59,7 @@ class SeedOutcome(BaseModel):
 class RunFolder:
     def __init__(self, path: Path):
         self.path = path
+        self._warned: set[Path] = set()  # files whose unreadable lines were told once already
 
     @property
     def run_json(self) -> Path:
@@ -165,16 +167,30 @@ class RunFolder:
             raise RunFolderError(f"{self.run_json}: unreadable: {exc}") from None
 
     def _lines(self, path: Path) -> list[dict[str, Any]]:
+        """The JSON lines of one of the folder's files. A line that is not JSON (torn by a crash
+        mid-write, perhaps in the middle of a character) is skipped, and said so once."""
         if not path.is_file():
             return []
-        rows = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        rows, unreadable = [], 0
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.strip():
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError:
-                    continue  # a line torn by a crash mid-write is not a record
+                    unreadable += 1
+        if unreadable and path not in self._warned:
+            self._warned.add(path)
+            logger.warning("{}", self._unreadable_warning(path, unreadable))
         return rows
+
+    def _unreadable_warning(self, path: Path, count: int) -> str:
+        """What a resume does with such lines (teams.runfolder.repair), and the command to run it."""
+        out = "" if self.path.parent == Path("runs") else f" --out {self.path.parent}"
+        lines, them = ("line", "it") if count == 1 else ("lines", "them")
+        return (
+            f"{path}: {count} unreadable {lines} skipped (a torn write?); `agentinstruct run --resume "
+            f"{self.path.name}{out}` removes {them} and runs again the seeds left unfinished"
+        )
 
     def records(self) -> list[dict[str, Any]]:
         return self._lines(self.records_path)

@@ -30,13 +30,19 @@ class SeedStatus(BaseModel):
     lineage: dict[str, Any] = Field(default_factory=dict, description="where in its source: row, page, corpus_id, headings, language")
     status: Literal["done", "failed"]
     records: int = 0
-    tokens: int = 0
+    tokens: int = Field(0, description="what the seed's model calls spent (answers from the request cache spend none)")
     reason: str | None = None
     failures: list[dict[str, str]] = Field(default_factory=list)
     dropped: dict[str, int] = Field(default_factory=dict, description="records dropped, by why (judge, duplicate...)")
 
 
 class RunTotals(BaseModel):
+    """A run's figures. `tokens` (the seeds' lines added up) is `model_tokens` (every call the run
+    paid for, every call being a seed's) less the calls of seeds that have no line: those in
+    flight when the run (or an earlier part of it) stopped, interrupted, at its budget or with an
+    endpoint down. A resume runs them again; with the request cache on, their calls that had
+    finished are answered from it, at no cost."""
+
     seeds: int = 0
     skipped_documents: int = Field(0, description="files, rows or pages with no text, skipped when the seeds were read")
     seeds_done: int = 0

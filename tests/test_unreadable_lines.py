@@ -107,3 +107,22 @@ def test_the_resume_the_warning_names_repairs_the_folder(tmp_path: Path) -> None
     assert code == 0 and stderr == ""
     assert len((folder / "seeds.jsonl").read_text().splitlines()) == len(seed_lines)
     assert len((folder / "records.jsonl").read_text().splitlines()) == len(record_lines)
+
+
+@pytest.mark.parametrize("line", [b"[1]\n", b'"a record"\n', b"null\n"], ids=["list", "string", "null"])
+def test_a_json_line_that_is_not_an_object_is_unreadable_not_a_traceback(line: bytes, tmp_path: Path) -> None:
+    """Valid JSON that is no record (a hand edit, another tool's file): skipped and named like a
+    torn line by every reader, and removed by the repair a resume makes."""
+    from teams.runfolder.repair import repair
+
+    out = tmp_path / "runs"
+    folder = make_run(out)
+    count = len(folder.records())
+    for path in (folder.records_path, folder.dropped_path, folder.seeds_path):
+        tear(path, line)
+    for args in COMMANDS:
+        code, _, stderr = invoke(args, out)
+        assert code == 0 and "Traceback" not in stderr, stderr
+        assert f"{folder.records_path}: 1 unreadable line skipped" in stderr
+    assert repair(folder).torn_lines == 2  # seeds' and records' lines
+    assert b"\n" + line not in folder.records_path.read_bytes() and len(folder.records()) == count

@@ -167,7 +167,7 @@ class RunFolder:
             raise RunFolderError(f"{self.run_json}: unreadable: {exc}") from None
 
     def _lines(self, path: Path) -> list[dict[str, Any]]:
-        """The JSON lines of one of the folder's files. A line that is not JSON (torn by a crash
+        """The JSON objects of one of the folder's files. A line that is not one (torn by a crash
         mid-write, perhaps in the middle of a character) is skipped, and said so once."""
         if not path.is_file():
             return []
@@ -175,8 +175,12 @@ class RunFolder:
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError:
+                    row = None
+                if isinstance(row, dict):
+                    rows.append(row)
+                else:  # torn, or JSON that is not a record (`[1]`): not something the readers can show
                     unreadable += 1
         if unreadable and path not in self._warned:
             self._warned.add(path)

@@ -44,8 +44,12 @@ def _whole_lines(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], int]:
             if not line.strip():
                 continue
             try:
-                rows.append((line, json.loads(line)))
+                row = json.loads(line)
             except json.JSONDecodeError:
+                row = None
+            if isinstance(row, dict):
+                rows.append((line, row))
+            else:  # not JSON, or JSON that is not an object: no seed or record of ours
                 torn += 1
     return rows, torn
 

@@ -56,7 +56,7 @@ def test_a_torn_last_record_line_is_skipped_with_one_warning_and_the_output_unch
     if "--json" in args:
         json.loads(after)
     assert stderr.splitlines() == [
-        f"WARNING: {folder.records_path}: 1 unreadable line skipped (a torn write?); "
+        f"WARNING: {folder.records_path}: 1 unreadable line skipped (torn by a crash?); "
         f"`agentinstruct run --resume r1 --out {out}` removes it and runs again the seeds left unfinished"
     ]
 
@@ -109,10 +109,13 @@ def test_the_resume_the_warning_names_repairs_the_folder(tmp_path: Path) -> None
     assert len((folder / "records.jsonl").read_text().splitlines()) == len(record_lines)
 
 
-@pytest.mark.parametrize("line", [b"[1]\n", b'"a record"\n', b"null\n"], ids=["list", "string", "null"])
+@pytest.mark.parametrize(
+    "line", [b"[1]\n", b'"a record"\n', b"null\n", b"{}\n", b'{"id": "x", "meta": {}}\n'],
+    ids=["list", "string", "null", "empty object", "object missing fields"],
+)
 def test_a_json_line_that_is_not_an_object_is_unreadable_not_a_traceback(line: bytes, tmp_path: Path) -> None:
-    """Valid JSON that is no record (a hand edit, another tool's file): skipped and named like a
-    torn line by every reader, and removed by the repair a resume makes."""
+    """Valid JSON that is no record or seed line (a hand edit, another tool's file): skipped and
+    named like a torn line by every reader, and removed by the repair a resume makes."""
     from teams.runfolder.repair import repair
 
     out = tmp_path / "runs"

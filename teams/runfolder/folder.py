@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from retrieval.seeds import Seed
 from teams.flows.types import Record, SeedTranscript
@@ -54,6 +54,18 @@ class SeedOutcome(BaseModel):
     transcript: SeedTranscript
     dropped: list[Record] = Field(default_factory=list, description="candidates not kept; meta.dropped says why")
     endpoint_down: str | None = Field(None, description="the run gave up on an endpoint meanwhile: not committed")
+
+
+def parse_line(line: str, shape: type[BaseModel]) -> dict[str, Any] | None:
+    """One line of a run folder's JSONL file as a dict, if it is a `shape` (a record, a seed's
+    line); None if it is torn, not JSON, or JSON of another shape (`[1]`, `{}`), which the
+    commands reading the folder would fail on."""
+    try:
+        row = json.loads(line)
+        shape.model_validate(row)
+    except (json.JSONDecodeError, ValidationError):
+        return None
+    return row if isinstance(row, dict) else None
 
 
 class RunFolder:
@@ -166,22 +178,20 @@ class RunFolder:
         except (OSError, ValueError) as exc:
             raise RunFolderError(f"{self.run_json}: unreadable: {exc}") from None
 
-    def _lines(self, path: Path) -> list[dict[str, Any]]:
-        """The JSON objects of one of the folder's files. A line that is not one (torn by a crash
-        mid-write, perhaps in the middle of a character) is skipped, and said so once."""
+    def _lines(self, path: Path, shape: type[BaseModel]) -> list[dict[str, Any]]:
+        """The lines of one of the folder's files that are a `shape`. A line that is not one (torn
+        by a crash mid-write, perhaps in the middle of a character; edited by hand) is skipped,
+        and said so once."""
         if not path.is_file():
             return []
         rows, unreadable = [], 0
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    row = None
-                if isinstance(row, dict):
-                    rows.append(row)
-                else:  # torn, or JSON that is not a record (`[1]`): not something the readers can show
+                row = parse_line(line, shape)
+                if row is None:
                     unreadable += 1
+                else:
+                    rows.append(row)
         if unreadable and path not in self._warned:
             self._warned.add(path)
             logger.warning("{}", self._unreadable_warning(path, unreadable))
@@ -192,19 +202,19 @@ class RunFolder:
         out = "" if self.path.parent == Path("runs") else f" --out {self.path.parent}"
         lines, them = ("line", "it") if count == 1 else ("lines", "them")
         return (
-            f"{path}: {count} unreadable {lines} skipped (a torn write?); `agentinstruct run --resume "
+            f"{path}: {count} unreadable {lines} skipped (torn by a crash?); `agentinstruct run --resume "
             f"{self.path.name}{out}` removes {them} and runs again the seeds left unfinished"
         )
 
     def records(self) -> list[dict[str, Any]]:
-        return self._lines(self.records_path)
+        return self._lines(self.records_path, Record)
 
     def seeds(self) -> list[dict[str, Any]]:
-        return self._lines(self.seeds_path)
+        return self._lines(self.seeds_path, SeedStatus)
 
     def dropped(self) -> list[dict[str, Any]]:
         """The records the judge, deduplication or decontamination left out, with why."""
-        return self._lines(self.dropped_path)
+        return self._lines(self.dropped_path, Record)
 
     def transcript(self, seed_id: str) -> SeedTranscript:
         matches = sorted((self.path / TRANSCRIPTS).glob(f"{seed_id}*.json"))

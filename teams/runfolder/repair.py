@@ -9,14 +9,14 @@ exactly once.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from teams.flows.types import Record
 from teams.runfolder.atomic import rewrite_lines
-from teams.runfolder.folder import RunFolder
+from teams.runfolder.folder import RunFolder, parse_line
 from teams.runfolder.info import SeedStatus
 
 
@@ -30,8 +30,8 @@ class Repair(BaseModel):
     retried: list[str] = []  # failed seeds whose lines were removed, to be run again (--retry-failed)
 
 
-def _whole_lines(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], int]:
-    """(line, parsed) for every complete JSON line, and how many were torn or unreadable."""
+def _whole_lines(path: Path, shape: type[BaseModel]) -> tuple[list[tuple[str, dict[str, Any]]], int]:
+    """(line, parsed) for every complete line that is a `shape`, and how many were torn or unreadable."""
     if not path.is_file():
         return [], 0
     rows, torn = [], 0
@@ -43,21 +43,18 @@ def _whole_lines(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], int]:
             line = raw.decode("utf-8", errors="replace").rstrip("\n")
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                row = None
-            if isinstance(row, dict):
-                rows.append((line, row))
-            else:  # not JSON, or JSON that is not an object: no seed or record of ours
+            row = parse_line(line, shape)
+            if row is None:  # not JSON, or not a `shape`: no seed or record of ours
                 torn += 1
+            else:
+                rows.append((line, row))
     return rows, torn
 
 
 def repair(folder: RunFolder, retry_failed: bool = False) -> Repair:
     """Keep the seeds that were committed, once each, and exactly their records. With
     `retry_failed`, the lines of failed seeds go too (a failed seed has no records), so they run again."""
-    seed_rows, torn_seeds = _whole_lines(folder.seeds_path)
+    seed_rows, torn_seeds = _whole_lines(folder.seeds_path, SeedStatus)
     seen: set[str] = set()
     kept_seeds: list[tuple[str, SeedStatus]] = []
     duplicates = 0
@@ -73,7 +70,7 @@ def repair(folder: RunFolder, retry_failed: bool = False) -> Repair:
         kept_seeds = [(line, status) for line, status in kept_seeds if status.status != "failed"]
         seen -= set(retried)
 
-    record_rows, torn_records = _whole_lines(folder.records_path)
+    record_rows, torn_records = _whole_lines(folder.records_path, Record)
     kept_records: list[str] = []
     record_ids: set[str] = set()
     orphans = 0
@@ -93,7 +90,7 @@ def repair(folder: RunFolder, retry_failed: bool = False) -> Repair:
         rewrite_lines(folder.seeds_path, [line for line, _ in kept_seeds])
     if torn_records or orphans or duplicates:
         rewrite_lines(folder.records_path, kept_records)
-    dropped_rows, torn_dropped = _whole_lines(folder.dropped_path)
+    dropped_rows, torn_dropped = _whole_lines(folder.dropped_path, Record)
     kept_dropped = [line for line, row in dropped_rows if (row.get("meta") or {}).get("seed_id") in seen]
     if torn_dropped or len(kept_dropped) != len(dropped_rows):  # a resume judges and filters those seeds again
         rewrite_lines(folder.dropped_path, kept_dropped)

@@ -11,8 +11,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from teams.cli.app import app
@@ -108,6 +110,22 @@ def test_team_script_runs_with_python_dash_m(server: FakeOpenAIServer, tmp_path:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "m" / "records.jsonl").read_text().strip()
+
+
+def test_a_team_script_s_help_shows_its_own_usage_and_run_s_options_less_the_skill_s() -> None:
+    """The script's help was `run`'s under a garbled name (`python -m teams.skills.python -m
+    teams.skills run [OPTIONS] [skill]`), offering a skill argument and --skills it then refused."""
+    done = subprocess.run(
+        [sys.executable, "-m", "teams.skills.fermi", "--help"],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, "COLUMNS": "200"}, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    usage = [line.strip() for line in done.stdout.splitlines() if "Usage:" in line]
+    assert usage == ["Usage: python -m teams.skills.fermi [OPTIONS]"]
+    assert "--skills" not in done.stdout and "[skill]" not in done.stdout and "Arguments" not in done.stdout
+    run: Any = typer.main.get_command(app)
+    options = [o for p in run.commands["run"].params for o in p.opts if o.startswith("--") and o != "--skills"]
+    assert options and all(o in done.stdout for o in options)
 
 
 def test_a_copied_run_is_listed_by_its_folder_and_a_folder_without_run_json_says_so(tmp_path: Path) -> None:

@@ -541,6 +541,7 @@ def test_a_config_files_quality_section_and_out_apply_and_flags_win(
         ("models: {default: fake-model}", "models.default"),
         ("prices: 3", "prices"),
         ("seeds: elsewhere", "seeds"),
+        ("license: cc-by-4", "license: unknown license 'cc-by-4' (did you mean 'cc-by-4.0'?): use a Hub license id"),
     ],
 )
 def test_a_config_value_of_the_wrong_shape_is_one_line_and_exit_2(tmp_path: Path, text: str, names: str) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,9 +17,11 @@ from typing import Any
 
 import pytest
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
 from teams.cli.app import app
+from teams.cli.run import progress_display
 from teams.flows.types import Record, SeedTranscript
 from tests.conftest import EXAMPLE_SEEDS, REPO
 from tests.fake_openai import FakeOpenAIServer
@@ -126,6 +130,24 @@ def test_a_team_script_s_help_shows_its_own_usage_and_run_s_options_less_the_ski
     run: Any = typer.main.get_command(app)
     options = [o for p in run.commands["run"].params for o in p.opts if o.startswith("--") and o != "--skills"]
     assert options and all(o in done.stdout for o in options)
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_the_progress_line_keeps_the_seed_counter_and_the_time_on_one_line_at_80_columns(width: int) -> None:
+    """At 80 columns Rich narrowed the counter, the bar and the time to nothing and kept the totals."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    progress = progress_display(console)
+    task = progress.add_task(
+        "retrieval_augmented_generation", total=1200, records=12345, failed=17, tokens=12_345_678, cost=123.4567
+    )
+    progress.start_task(task)
+    progress.update(task, completed=370)
+    console.print(progress.get_renderable())
+    lines = console.export_text().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= width, lines
+    assert "370/1200 seeds • 12345 records" in lines[0] and re.search(r" \d:\d\d:\d\d$", lines[0]), lines
+    if width == 200:  # room for all of it
+        assert "retrieval_augmented_generation" in lines[0] and "17 failed • 12,345,678 tokens • $123.4567" in lines[0]
 
 
 def test_a_copied_run_is_listed_by_its_folder_and_a_folder_without_run_json_says_so(tmp_path: Path) -> None:

@@ -102,6 +102,39 @@ def test_export_command_says_where_the_card_is_and_takes_license(tmp_path: Path)
     assert data.license == "apache-2.0" and data.language == ["en", "fr"]
 
 
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [("foo", ""), ("MIT", " (did you mean 'mit'?)"), ("cc-by-4", " (did you mean 'cc-by-4.0'?)")],
+)
+def test_export_refuses_a_license_the_hub_does_not_know_in_one_line_and_writes_nothing(
+    tmp_path: Path, given: str, hint: str
+) -> None:
+    configured_run(tmp_path / "runs")
+    result = CliRunner().invoke(app, ["export", "r1", "--runs", str(tmp_path / "runs"), "--license", given])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and lines == [
+        f"error: unknown license '{given}'{hint}: use a Hub license id such as apache-2.0, mit, cc-by-4.0, or 'other' "
+        "(all: https://huggingface.co/docs/hub/repositories-licenses)"
+    ], result.stderr
+    assert not (tmp_path / "runs" / "r1" / "export").exists()
+
+
+def test_export_refuses_an_unknown_license_from_the_run_s_config(tmp_path: Path) -> None:
+    """A run made before its config's license was checked may hold any string: the card would carry it."""
+    folder = configured_run(tmp_path / "runs")
+    info = folder.info()
+    folder.write_info(RunInfo.model_validate({**info.model_dump(), "config": {**info.config, "license": "CC-BY-SA"}}))
+    result = CliRunner().invoke(app, ["export", "r1", "--runs", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: unknown license 'CC-BY-SA'"), result.stderr
+    assert not (tmp_path / "runs" / "r1" / "export").exists()
+
+
+def test_the_hub_license_list_holds_the_ids_the_error_names_and_the_card_s_default() -> None:
+    from teams.engine.licenses import hub_licenses
+
+    assert {"apache-2.0", "mit", "cc-by-4.0", "other", "unknown", "cc-by-nc-sa-4.0"} <= set(hub_licenses())
+
+
 def test_secrets_are_dropped_from_any_depth() -> None:
     config = {"models": {"a": {"api_key": "x", "api_key_env": "K", "limits": {"tokens_per_minute": 5}}}, "token": "t"}
     assert without_secrets(config) == {"models": {"a": {"api_key_env": "K", "limits": {"tokens_per_minute": 5}}}}

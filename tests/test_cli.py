@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -11,11 +13,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
 from teams.cli.app import app
+from teams.cli.run import progress_display
 from teams.flows.types import Record, SeedTranscript
 from tests.conftest import EXAMPLE_SEEDS, REPO
 from tests.fake_openai import FakeOpenAIServer
@@ -108,6 +114,40 @@ def test_team_script_runs_with_python_dash_m(server: FakeOpenAIServer, tmp_path:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "m" / "records.jsonl").read_text().strip()
+
+
+def test_a_team_script_s_help_shows_its_own_usage_and_run_s_options_less_the_skill_s() -> None:
+    """The script's help was `run`'s under a garbled name (`python -m teams.skills.python -m
+    teams.skills run [OPTIONS] [skill]`), offering a skill argument and --skills it then refused."""
+    done = subprocess.run(
+        [sys.executable, "-m", "teams.skills.fermi", "--help"],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, "COLUMNS": "200"}, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    usage = [line.strip() for line in done.stdout.splitlines() if "Usage:" in line]
+    assert usage == ["Usage: python -m teams.skills.fermi [OPTIONS]"]
+    assert "--skills" not in done.stdout and "[skill]" not in done.stdout and "Arguments" not in done.stdout
+    run: Any = typer.main.get_command(app)
+    options = [o for p in run.commands["run"].params for o in p.opts if o.startswith("--") and o != "--skills"]
+    assert options and all(o in done.stdout for o in options)
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_the_progress_line_keeps_the_seed_counter_and_the_time_on_one_line_at_80_columns(width: int) -> None:
+    """At 80 columns Rich narrowed the counter, the bar and the time to nothing and kept the totals."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    progress = progress_display(console)
+    task = progress.add_task(
+        "retrieval_augmented_generation", total=1200, records=12345, failed=17, tokens=12_345_678, cost=123.4567
+    )
+    progress.start_task(task)
+    progress.update(task, completed=370)
+    console.print(progress.get_renderable())
+    lines = console.export_text().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= width, lines
+    assert "370/1200 seeds • 12345 records" in lines[0] and re.search(r" \d:\d\d:\d\d$", lines[0]), lines
+    if width == 200:  # room for all of it
+        assert "retrieval_augmented_generation" in lines[0] and "17 failed • 12,345,678 tokens • $123.4567" in lines[0]
 
 
 def test_a_copied_run_is_listed_by_its_folder_and_a_folder_without_run_json_says_so(tmp_path: Path) -> None:
@@ -538,6 +578,7 @@ def test_a_config_files_quality_section_and_out_apply_and_flags_win(
         ("models: {default: fake-model}", "models.default"),
         ("prices: 3", "prices"),
         ("seeds: elsewhere", "seeds"),
+        ("license: cc-by-4", "license: unknown license 'cc-by-4' (did you mean 'cc-by-4.0'?): use a Hub license id"),
     ],
 )
 def test_a_config_value_of_the_wrong_shape_is_one_line_and_exit_2(tmp_path: Path, text: str, names: str) -> None:

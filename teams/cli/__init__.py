@@ -8,12 +8,13 @@ else, not with a traceback. The Typer app itself is `teams.cli.app.app`.
 from __future__ import annotations
 
 
-def main() -> None:
+def main(skill: str | None = None) -> None:
+    """The command; given a skill, that skill's team script (teams.skills.script)."""
     try:
         from teams.cli.app import run_app
     except KeyboardInterrupt:
         raise SystemExit(130) from None
-    run_app()
+    run_app(skill)
 
 
 __all__ = ["main"]

@@ -1,14 +1,15 @@
 """The `agentinstruct` command: its groups and commands, each in its own module (run, runs,
-skills, personas, index, export). Bad input ends with one line on stderr naming the problem and
-exit code 2, never a traceback."""
+skills, personas, index, export), and a skill's team script (`run` with the skill fixed). Bad
+input ends with one line on stderr naming the problem and exit code 2, never a traceback."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
 import typer
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from teams.cli.common import fail
 from teams.cli.export import export_command
@@ -20,12 +21,12 @@ from teams.cli.runs import runs_app
 from teams.cli.skills import skills_app
 
 
-def _empty_option(group: TyperGroup, args: list[str]) -> str | None:
+def _empty_option(top: TyperGroup | TyperCommand, args: list[str]) -> str | None:
     """The first option of the command `args` name given an empty value (`--seeds ''`, `--out=`:
     often an unset shell variable). A path option would take it for the current folder
     (Path('') is '.': `--seeds ''` read whatever was there, `--out ''` wrote there), and no
     option of any command means anything by it, so every one is refused here, in one place."""
-    command: Any = group
+    command: Any = top
     for arg in args:  # down to the (sub)command the arguments name
         if arg not in getattr(command, "commands", {}):
             break
@@ -46,18 +47,26 @@ def _empty_option(group: TyperGroup, args: list[str]) -> str | None:
     return None
 
 
-class _Commands(TyperGroup):
+def _checked_args(top: TyperGroup | TyperCommand, args: list[str]) -> list[str]:
     """`--ray` takes an optional address (Typer options cannot): alone, it means a local Ray.
     Every command's options are checked for empty values here, before any command runs."""
+    args = [
+        "--ray=local" if arg == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else arg
+        for i, arg in enumerate(args)
+    ]
+    if (name := _empty_option(top, args)) is not None:
+        fail(f"{name} is empty")
+    return args
 
+
+class _Commands(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        args = [
-            "--ray=local" if arg == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else arg
-            for i, arg in enumerate(args)
-        ]
-        if (name := _empty_option(self, args)) is not None:
-            fail(f"{name} is empty")
-        return super().parse_args(ctx, args)
+        return super().parse_args(ctx, _checked_args(self, args))
+
+
+class _TeamScript(TyperCommand):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _checked_args(self, args))
 
 
 app = typer.Typer(
@@ -77,8 +86,31 @@ app.add_typer(index_app, name="index")
 app.add_typer(models_app, name="models")
 
 
-def run_app() -> None:
+# `run`'s parameters that choose the skill: a team script has its own
+SKILL_CHOOSERS = ("skill", "skills")
+
+
+def team_script(skill: str) -> TyperCommand:
+    """`run` with the skill fixed: `run`'s own options, taken from it so the two never drift,
+    less the two that choose a skill, which the script could only refuse."""
+    group: Any = typer.main.get_command(app)
+    run = group.commands["run"]
+    return _TeamScript(
+        name=f"python -m teams.skills.{skill}",
+        params=[p for p in run.params if p.name not in SKILL_CHOOSERS],
+        callback=functools.partial(run.callback, skill=skill, skills=None),
+        help=f"Generate {skill} data from seeds, as `agentinstruct run {skill}` does: three agent teams per seed, then a teacher.",
+        rich_markup_mode=run.rich_markup_mode,
+    )
+
+
+def run_app(skill: str | None = None) -> None:
+    """The command; given a skill, that skill's team script (`python -m teams.skills.<skill>`)."""
     try:
-        app()
+        if skill is None:
+            app()
+        else:
+            script = team_script(skill)
+            script(prog_name=script.name)
     except KeyboardInterrupt:
         sys.exit(130)

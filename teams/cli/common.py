@@ -20,6 +20,7 @@ from retrieval.code_index import CodeIndexError
 from retrieval.embedding import EmbeddingError
 from retrieval.seeds import SeedError
 from taxonomies import TaxonomyError
+from teams.engine.licenses import LicenseError
 from teams.engine.quality import QualityError
 from teams.flows.errors import one_line
 from teams.report.export import ExportError
@@ -43,6 +44,7 @@ USER_ERRORS = (
     ExportError,
     CodeIndexError,
     EmbeddingError,
+    LicenseError,
 )
 
 OutOption = Annotated[Path, typer.Option("--out", help="Folder that holds run folders.")]

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TextColumn, TimeElapsedColumn
+from rich.table import Column
+from rich.text import Text
 
 from taxonomies import TaxonomyError
 from teams.cli.common import USER_ERRORS, err_console, fail, guarded, log_to_terminal, out_console
@@ -62,17 +65,36 @@ def dry_run_estimate(info: RunInfo, before: int) -> str:
     )
 
 
-def _progress_columns() -> list[Any]:
-    return [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(
+class _ShrinkingText(TextColumn):
+    """Text cut short (…) when the line is narrow: Rich narrows only the columns that may wrap, so
+    this column may, and its text never does."""
+
+    def __init__(self, text_format: str) -> None:
+        super().__init__(text_format, table_column=Column(no_wrap=False))
+
+    def render(self, task: Task) -> Text:
+        text = super().render(task)
+        text.no_wrap, text.overflow = True, "ellipsis"
+        return text
+
+
+def progress_display(console: Console) -> Progress:
+    """The run's one progress line. At 80 columns Rich used to narrow the seed counter, the bar and
+    the time to nothing (the columns that could wrap) and keep the totals whole; now the counter
+    and the time never narrow, the skill's name and the totals are cut short instead, and the bar
+    takes what is left, at least 10 columns (so the line spans the terminal)."""
+    fixed = Column(no_wrap=True)
+    columns = [
+        _ShrinkingText("[bold]{task.description}"),
+        BarColumn(bar_width=None, table_column=Column(no_wrap=True, ratio=1, width=10)),
+        MofNCompleteColumn(table_column=fixed),
+        _ShrinkingText(
             "seeds • {task.fields[records]} records • {task.fields[failed]} failed • {task.fields[tokens]:,} tokens"
             " • ${task.fields[cost]:.4f}"
         ),
-        TimeElapsedColumn(),
+        TimeElapsedColumn(table_column=fixed),
     ]
+    return Progress(*columns, console=console, transient=False, expand=True)
 
 
 def execute_run(
@@ -86,7 +108,7 @@ def execute_run(
     prepared = guarded(lambda: PreparedRun(config, resume=resume, retry_failed=retry_failed))
     processor = guarded(lambda: choose_processor(prepared, ray))
     log_to_terminal("WARNING")
-    progress = Progress(*_progress_columns(), console=err_console, transient=False)
+    progress = progress_display(err_console)
     task_id = progress.add_task(config.skill, start=False, total=None, records=0, failed=0, tokens=0, cost=0.0)
 
     def on_start(info: RunInfo) -> None:

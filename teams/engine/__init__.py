@@ -9,6 +9,7 @@ filtered on the way into the run folder.
     process.py     how a run sets up its process (AutoGen's logs, the garbage collector)
     quality.py     duplicates, near duplicates, decontamination
     mixing.py      several skills in one run: which seed goes to which skill
+    licenses.py    the Hub's license ids (hub_licenses.yaml) a run's config and a dataset card may name
     shards.py, workers.py, ray_runner.py   seeds shared out to worker processes or Ray actors
 
 The loop never imports the processors: the CLI picks one and hands it to `run_pipeline`.

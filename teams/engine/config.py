@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agents.models.spec import ModelSpec
 from agents.models.usage import Budget, Price
 from retrieval.seeds import SeedError, SeedOptions
+from teams.engine.licenses import check_license
 from teams.engine.mixing import MIXED
 from teams.engine.quality import QualitySettings
 from teams.flows.runtime import FlowSettings
@@ -60,6 +61,11 @@ class RunConfig(BaseModel):
     @classmethod
     def _seeds_as_text(cls, value: Any) -> Any:
         return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("license")
+    @classmethod
+    def _hub_license(cls, value: str | None) -> str | None:
+        return None if value is None else check_license(value)
 
     @field_validator("run_id")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from teams.engine.licenses import check_license
 from teams.flows.runtime import FlowSettings
 from teams.report.stats import RunStats
 from teams.runfolder.folder import RunFolder
@@ -53,6 +54,12 @@ def loading_snippet(fmt: str, data_files: dict[str, str], target: Path, repo: st
     return f'from datasets import load_dataset\n\nds = load_dataset("{kind}", data_files={files!r})'
 
 
+def card_license(license: str | None, config: dict[str, Any]) -> str:
+    """--license, else the run's config's, else 'unknown': a Hub license id, checked here too since
+    a run's config from before that check may hold another."""
+    return check_license(license or config.get("license") or "unknown")
+
+
 def dataset_card(
     folder: RunFolder,
     stats: RunStats,
@@ -71,7 +78,7 @@ def dataset_card(
 
     info = folder.info()
     config = without_secrets(info.config)
-    chosen = license or config.get("license") or "unknown"
+    chosen = card_license(license, config)
     skills = sorted(stats.by_skill)
     card_data = DatasetCardData(
         language=language or ["en"],

@@ -178,6 +178,9 @@ def export_run(
         raise ExportError("--push-to-hub needs --format hf")
     if split_by is not None and split_by not in ("skill", "subcategory"):
         raise ExportError(f"--split-by takes 'skill' or 'subcategory', not '{split_by}'")
+    from teams.report.card import card_license
+
+    card_license(license, folder.info().config)  # an unknown id stops the export before it writes or pushes
     import datasets
 
     datasets.disable_progress_bars()  # one summary line is what the command prints

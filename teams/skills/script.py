@@ -1,8 +1,8 @@
 """A skill's team script: `python -m teams.skills.<skill> ARGS` is `agentinstruct run <skill> ARGS`.
 
 The command sits above the skills (it runs the engine, which runs the skills), so the script
-reaches it the way a shell does, by the `agentinstruct` console script's entry point, instead of
-importing it.
+reaches it by the `agentinstruct` console script's entry point instead of importing it, and hands
+it the skill: the command then shows and takes `run`'s options less the skill's (teams.cli.app).
 """
 
 from __future__ import annotations
@@ -16,5 +16,4 @@ def run_as_script(skill: str) -> None:
     if not found:
         sys.exit("error: the agentinstruct command is not installed (pip install -e . in the checkout)")
     command = next(iter(found)).load()
-    sys.argv = [f"python -m teams.skills.{skill}", "run", skill, *sys.argv[1:]]
-    command()
+    command(skill)

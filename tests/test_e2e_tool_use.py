@@ -24,9 +24,11 @@ pytestmark = pytest.mark.e2e
 
 
 def test_tool_use_on_the_embedded_model_with_one_small_code_seed(tmp_path: Path) -> None:
+    # two attempts a step: with one, whether the 135M model's first API documentation parses
+    # decided the whole test (on this seed it did for one prompt, not for a one-word change of it)
     config = tmp_path / "light.yaml"
     config.write_text(
-        "flow: {specialists_per_seed: 1, instructions_per_writer: 1, refinement_rounds: 0, max_attempts: 1, judge_threshold: 1}\n"
+        "flow: {specialists_per_seed: 1, instructions_per_writer: 1, refinement_rounds: 0, max_attempts: 2, judge_threshold: 1}\n"
     )
     done = subprocess.run(
         [sys.executable, "-m", "teams.cli", "run", "tool_use", "--seeds", str(REPO / "examples" / "code" / "units.py"),

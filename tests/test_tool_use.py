@@ -340,3 +340,25 @@ async def test_the_local_client_turns_tools_into_a_grammar_and_its_output_into_c
     answer = await client.create(history, tool_choice="none")  # AutoGen's reflection after the tools ran
     assert answer.content == "That is 900 seconds."
     assert engine.calls[1]["response_format"]["schema"]["required"] == ["reply"]  # type: ignore[index]
+
+
+def test_the_extractor_is_shown_the_seed_s_file_name_not_where_the_corpus_lives(tmp_path: Path) -> None:
+    """The same code seed in two folders gets the same prompts (and so, from a deterministic model,
+    the same records): the path of the user's corpus is not in them."""
+
+    def extract_prompt(folder: Path) -> str:
+        folder.mkdir(parents=True)
+        (folder / "units.py").write_text((CODE / "units.py").read_text())
+        run = tmp_path / f"run-{folder.name}"
+        with FakeOpenAIServer(tool_use_responder) as server:
+            result = CliRunner().invoke(app, [
+                "run", "tool_use", "--seeds", str(folder / "units.py"), "--model", "fake-model", "--base-url",
+                server.base_url, "--out", str(run), "--run-id", "r", "--index", str(run / "index"),
+            ])  # fmt: skip
+            assert result.exit_code == 0, result.output
+            prompts = [str(m.get("content")) for r in server.requests for m in r["messages"] if m["role"] == "user"]
+        (extract,) = {p for p in prompts if p.startswith("Code from ")}
+        return extract
+
+    near, far = extract_prompt(tmp_path / "a"), extract_prompt(tmp_path / "some" / "other" / "place")
+    assert near == far and near.startswith("Code from units.py:\n") and str(tmp_path) not in near

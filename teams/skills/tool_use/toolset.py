@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import asyncio
 from collections.abc import Sequence
+from pathlib import PurePath
 
 from autogen_core.tools import FunctionTool
 
@@ -60,12 +61,20 @@ def signatures(code: str) -> list[str]:
     return lines
 
 
+def file_name(source: str) -> str:
+    """A seed's source as its prompt names it: `units.py` for `/home/me/corpus/units.py`."""
+    return PurePath(source).name or source
+
+
 async def extract_apis(env: FlowEnv, log: SeedLog, seed: Seed, extractor: Persona) -> list[ToolSpec]:
     """The seed's APIs as documented by the extractor; empty when every attempt failed."""
     hints = signatures(seed.text)
+    # the file's name, not its path: where the user keeps the corpus is not the model's business,
+    # and with the path in it, the same seeds moved to another folder gave other records
     task = PROMPTS.render(
-        "extract", source=seed.source, code=seed.text, functions="\n".join(hints), json_hint=json_hint(ApiListOutput)
-    )
+        "extract", source=file_name(seed.source), code=seed.text, functions="\n".join(hints),
+        json_hint=json_hint(ApiListOutput),
+    )  # fmt: skip
     attempts = Attempts(env, log, "content_transformation", "extract_apis")
     for record in attempts:
         outputs = await run_team([build_agent(extractor, env.pool, ApiListOutput, {"skill": env.skill})],

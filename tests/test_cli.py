@@ -734,3 +734,12 @@ def test_help_a_bare_group_and_a_command_s_own_errors_are_as_before(
     assert code == 0 and json.loads(out) and err == ""
     code, _, err = _as_typed(monkeypatch, capsys, "run")
     assert code == 2 and one_error_line(err) == "error: give a skill and --seeds, or --resume RUN_ID"
+    for args, skill in ((["run", "fermi"], None), ([], "fermi")):  # the skill given: only --seeds is missing
+        code, _, err = _as_typed(monkeypatch, capsys, *args, skill=skill)
+        assert code == 2 and one_error_line(err) == "error: give --seeds, or --resume RUN_ID"
+
+
+def test_run_help_shows_the_hub_seed_syntax_whole(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rich once read `[@SPLIT]` in the help as markup and dropped it."""
+    code, out, _ = _as_typed(monkeypatch, capsys, "run", "--help")
+    assert code == 0 and "@SPLIT" in out and ":CONFIG" in out

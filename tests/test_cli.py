@@ -690,3 +690,56 @@ def test_ctrl_c_while_the_cli_is_still_importing_exits_130_without_a_traceback()
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
+
+
+def _as_typed(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, skill: str | None = None) -> tuple[int, str, str]:
+    """The command as the console script runs it (`teams.cli.main`, not CliRunner, which
+    bypasses its error handling): exit code, stdout, stderr."""
+    from teams.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["agentinstruct", *args])
+    with pytest.raises(SystemExit) as stopped:
+        main(skill)
+    captured = capsys.readouterr()
+    return int(stopped.value.code or 0), captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "skill", "says", "hint"),
+    [
+        (["run", "fermi", "--bogus"], None, "No such option: --bogus", " run --help' for help."),
+        (["runz"], None, "No such command 'runz'. Did you mean 'run', 'runs'?", "agentinstruct --help' for help."),
+        (["export", "r1", "--format", "xml"], None, "Invalid value for '--format'", " export --help' for help."),
+        (["runs", "list", "--out"], None, "Option '--out' requires an argument.", ""),  # Click gives no command here
+        (["--skills", "fermi"], "fermi", "No such option: --skills", "Try 'python -m teams.skills.fermi --help' for help."),
+        (["reading_comprehension"], "fermi", "unexpected extra argument", "Try 'python -m teams.skills.fermi --help'"),
+    ],
+)
+def test_a_usage_error_is_one_line_with_click_s_hint(
+    args: list[str], skill: str | None, says: str, hint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _as_typed(monkeypatch, capsys, *args, skill=skill)
+    line = one_error_line(err)  # where Typer printed the usage, a hint and a boxed message
+    assert code == 2 and out == "" and says in line and hint in line, line
+
+
+def test_help_a_bare_group_and_a_command_s_own_errors_are_as_before(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _as_typed(monkeypatch, capsys, "--help")
+    assert code == 0 and "[OPTIONS] COMMAND [ARGS]" in out and err == ""
+    code, out, err = _as_typed(monkeypatch, capsys, "runs")  # a group alone shows its help, exit 2 as Click has it
+    assert code == 2 and "runs [OPTIONS] COMMAND [ARGS]" in out and "error" not in err
+    code, out, err = _as_typed(monkeypatch, capsys, "skills", "list", "--json")
+    assert code == 0 and json.loads(out) and err == ""
+    code, _, err = _as_typed(monkeypatch, capsys, "run")
+    assert code == 2 and one_error_line(err) == "error: give a skill and --seeds, or --resume RUN_ID"
+    for args, skill in ((["run", "fermi"], None), ([], "fermi")):  # the skill given: only --seeds is missing
+        code, _, err = _as_typed(monkeypatch, capsys, *args, skill=skill)
+        assert code == 2 and one_error_line(err) == "error: give --seeds, or --resume RUN_ID"
+
+
+def test_run_help_shows_the_hub_seed_syntax_whole(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rich once read `[@SPLIT]` in the help as markup and dropped it."""
+    code, out, _ = _as_typed(monkeypatch, capsys, "run", "--help")
+    assert code == 0 and "@SPLIT" in out and ":CONFIG" in out

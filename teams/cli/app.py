@@ -105,12 +105,35 @@ def team_script(skill: str) -> TyperCommand:
 
 
 def run_app(skill: str | None = None) -> None:
-    """The command; given a skill, that skill's team script (`python -m teams.skills.<skill>`)."""
+    """The command; given a skill, that skill's team script (`python -m teams.skills.<skill>`).
+    Run without Click's standalone mode so that a usage error (an unknown command or option, a
+    value of the wrong type) is ours to print: one line, where Typer prints the usage, a hint and
+    a boxed message."""
     try:
         if skill is None:
-            app()
+            code = app(standalone_mode=False)
         else:
             script = team_script(skill)
-            script(prog_name=script.name)
+            code = script(prog_name=script.name, standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Abort:  # Click's own Ctrl-C at a prompt, or end of input
+        sys.exit(130)
+    except typer.TyperException as exc:  # Click's errors (Typer vendors Click, privately, under this base)
+        sys.exit(_show_usage_error(exc))
+    sys.exit(code if isinstance(code, int) else 0)  # an exit code (typer.Exit), or a command's None
+
+
+def _show_usage_error(exc: typer.TyperException) -> int:
+    """Print a Click error the way the commands print theirs, `error: ...` on one line, with Click's
+    hint to the command's --help; a group given no command shows its help, as before. Its exit code."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        if exc.format_message().strip():  # the help, unless Rich printed it already (it does, when made)
+            typer.echo(exc.format_message(), err=True)
+    else:
+        message = " ".join(exc.format_message().split())  # Click's messages may span lines
+        if ctx is not None:  # Click's own hint, on the same line
+            message += f"{' ' if message.endswith(('.', '?', '!')) else '. '}Try '{ctx.command_path} --help' for help."
+        typer.echo(f"error: {message}", err=True)
+    return int(getattr(exc, "exit_code", 1))

@@ -185,7 +185,8 @@ def run_command(
         typer.Option(
             "--seeds",
             help="A file or folder: .txt/.md, .pdf/.html/.docx/.pptx, .jsonl/.json/.csv/.parquet, a save_to_disk "
-            "folder (tool_use: code files, or code rows); or hf:NAME[:CONFIG][@SPLIT].",
+            "folder (tool_use: code files, or code rows); or a Hugging Face dataset, hf:NAME with :CONFIG and "
+            "@SPLIT optional (hf:NAME:CONFIG@SPLIT; the split is train by default).",
         ),
     ] = None,
     skill: Annotated[
@@ -334,7 +335,7 @@ def run_command(
     if retry_failed:
         fail("--retry-failed goes with --resume RUN_ID")
     if seeds is None:
-        fail("give a skill and --seeds, or --resume RUN_ID")
+        fail("give --seeds, or --resume RUN_ID" if skill or skills else "give a skill and --seeds, or --resume RUN_ID")
     name, weights = guarded(lambda: chosen_skills(skill, skills))
     config = guarded(lambda: build_config(name, seeds, config_file, overrides, weights))
     execute_run(config, dry_run=dry_run, sample=sample, ray=ray)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from pydantic import BaseModel
@@ -56,6 +56,12 @@ class Hit(BaseModel):
     end_line: int
     distance: float
     text: str
+
+    @property
+    def short_location(self) -> str:
+        """`units.py:12`: where a model is told the code is. The path would tell it where the user
+        keeps the corpus, and make the same seeds give other prompts from another folder."""
+        return f"{PurePath(self.path).name or self.path}:{self.start_line}"
 
     @property
     def location(self) -> str:

@@ -4,6 +4,7 @@ plumbing (without loading it), and a whole run through the CLI on the fake serve
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -342,23 +343,26 @@ async def test_the_local_client_turns_tools_into_a_grammar_and_its_output_into_c
     assert engine.calls[1]["response_format"]["schema"]["required"] == ["reply"]  # type: ignore[index]
 
 
-def test_the_extractor_is_shown_the_seed_s_file_name_not_where_the_corpus_lives(tmp_path: Path) -> None:
-    """The same code seed in two folders gets the same prompts (and so, from a deterministic model,
-    the same records): the path of the user's corpus is not in them."""
+def test_the_models_are_shown_the_seed_s_file_name_not_where_the_corpus_lives(tmp_path: Path) -> None:
+    """The same code seeds in two folders get the same prompts (and so, from a deterministic model,
+    the same records): the path of the user's corpus is in none of them, the extractor's or the
+    search tool's results."""
 
-    def extract_prompt(folder: Path) -> str:
+    def extract_prompts(folder: Path) -> list[str]:
         folder.mkdir(parents=True)
-        (folder / "units.py").write_text((CODE / "units.py").read_text())
+        for name in ("units.py", "stations.py"):
+            (folder / name).write_text((CODE / name).read_text())
         run = tmp_path / f"run-{folder.name}"
         with FakeOpenAIServer(tool_use_responder) as server:
             result = CliRunner().invoke(app, [
-                "run", "tool_use", "--seeds", str(folder / "units.py"), "--model", "fake-model", "--base-url",
+                "run", "tool_use", "--seeds", str(folder), "--model", "fake-model", "--base-url",
                 server.base_url, "--out", str(run), "--run-id", "r", "--index", str(run / "index"),
             ])  # fmt: skip
             assert result.exit_code == 0, result.output
-            prompts = [str(m.get("content")) for r in server.requests for m in r["messages"] if m["role"] == "user"]
-        (extract,) = {p for p in prompts if p.startswith("Code from ")}
-        return extract
+            said = [str(m.get("content")) for r in server.requests for m in r["messages"]]
+        searched = [text for text in said if re.search(r"\) at \w+\.py:\d+, distance", text)]  # the search tool's results
+        assert searched and not any(str(folder) in text for text in said)
+        return sorted({text for text in said if text.startswith("Code from ")})
 
-    near, far = extract_prompt(tmp_path / "a"), extract_prompt(tmp_path / "some" / "other" / "place")
-    assert near == far and near.startswith("Code from units.py:\n") and str(tmp_path) not in near
+    near, far = extract_prompts(tmp_path / "a"), extract_prompts(tmp_path / "some" / "other" / "place")
+    assert near == far and [p.split(":")[0] for p in near] == ["Code from stations.py", "Code from units.py"]

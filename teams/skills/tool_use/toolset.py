@@ -115,7 +115,7 @@ async def retrieve_apis(
         if not hits:
             return "no new results"
         return "\n\n".join(
-            f"{h.name} ({h.kind}) at {h.location}, distance {h.distance:.2f}:\n{h.text[:700]}" for h in hits
+            f"{h.name} ({h.kind}) at {h.short_location}, distance {h.distance:.2f}:\n{h.text[:700]}" for h in hits
         )
 
     task = PROMPTS.render(

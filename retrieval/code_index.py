@@ -46,6 +46,13 @@ class CodeDocument(BaseModel):
     language: str
 
 
+def file_name(path: str) -> str:
+    """A code file as a prompt names it: `units.py` for `/home/me/corpus/units.py`. The path would
+    tell the model where the user keeps the corpus, and make the same seeds give other prompts
+    (other records, other cache keys) from another folder."""
+    return PurePath(path).name or path
+
+
 class Hit(BaseModel):
     """One search result: which code, where, how far from the query (cosine distance, 0 = same)."""
 
@@ -59,9 +66,8 @@ class Hit(BaseModel):
 
     @property
     def short_location(self) -> str:
-        """`units.py:12`: where a model is told the code is. The path would tell it where the user
-        keeps the corpus, and make the same seeds give other prompts from another folder."""
-        return f"{PurePath(self.path).name or self.path}:{self.start_line}"
+        """`units.py:12`: where a model is told the code is (`file_name`)."""
+        return f"{file_name(self.path)}:{self.start_line}"
 
     @property
     def location(self) -> str:

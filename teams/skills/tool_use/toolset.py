@@ -9,13 +9,12 @@ from __future__ import annotations
 import ast
 import asyncio
 from collections.abc import Sequence
-from pathlib import PurePath
 
 from autogen_core.tools import FunctionTool
 
 from agents.factory import build_agent
 from agents.personas import Persona
-from retrieval.code_index import CodeIndex, Hit
+from retrieval.code_index import CodeIndex, Hit, file_name
 from retrieval.seeds import Seed
 from teams.flows.runtime import Attempts, FlowEnv, SeedLog, json_hint, run_team
 from teams.skills.tool_use.checks import check_api_doc
@@ -61,16 +60,9 @@ def signatures(code: str) -> list[str]:
     return lines
 
 
-def file_name(source: str) -> str:
-    """A seed's source as its prompt names it: `units.py` for `/home/me/corpus/units.py`."""
-    return PurePath(source).name or source
-
-
 async def extract_apis(env: FlowEnv, log: SeedLog, seed: Seed, extractor: Persona) -> list[ToolSpec]:
     """The seed's APIs as documented by the extractor; empty when every attempt failed."""
     hints = signatures(seed.text)
-    # the file's name, not its path: where the user keeps the corpus is not the model's business,
-    # and with the path in it, the same seeds moved to another folder gave other records
     task = PROMPTS.render(
         "extract", source=file_name(seed.source), code=seed.text, functions="\n".join(hints),
         json_hint=json_hint(ApiListOutput),

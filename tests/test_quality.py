@@ -83,6 +83,25 @@ def test_only_candidates_of_the_first_pass_are_embedded(tmp_path: Path) -> None:
     assert gate.index.embedded == 2  # the two instructions; one passage needs no embedding to be the same
 
 
+def test_passages_sharing_under_60_percent_of_their_words_are_not_embedded_to_be_compared(tmp_path: Path) -> None:
+    question = "Which statement most strengthens the claim about colonies?"
+    # 51% of the prompts' words in common (MinHash estimates 58%: the first pass lets the pair through)
+    far = "Honeybees live in colonies of up to 60,000 bees. The queen lays eggs while drones idle and scouts fly out to search hollow trees for a new nest each spring."
+    near = BEES.removesuffix(".") + " and guard the hive at night."  # 80% in common
+    gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "q"))
+    assert verdicts(gate, [record("a", question, BEES, "s1")]) == {"a": None}
+    assert verdicts(gate, [record("b", question, far, "s2")]) == {"b": None}
+    assert gate.index is not None and gate.index.embedded == 1  # the question alone: no passage embedded
+    verdicts(gate, [record("c", question, near, "s3")])
+    assert gate.index.embedded == 3  # both passages, compared by MiniLM
+
+    # under a threshold of 0.9, where word overlap says less, every pair is compared as before
+    lower = QualityGate(QualitySettings(near_duplicate_threshold=0.85)).open(RunFolder.create(tmp_path, "lower"))
+    verdicts(lower, [record("a", question, BEES, "s1")])
+    verdicts(lower, [record("b", question, far, "s2")])
+    assert lower.index is not None and lower.index.embedded == 3
+
+
 def test_a_seeds_records_are_embedded_in_one_batch_with_the_verdicts_of_one_by_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -165,6 +165,21 @@ def cut(document: Document, kind: SeedKind, options: SeedOptions) -> list[Seed]:
             for n, (text, lineage) in enumerate(chunks)]  # fmt: skip
 
 
+def source_name(source: str, seeds: str) -> str:
+    """A seed's source as its records name it: from the seeds' own name down, `docs/a.md` for a
+    file of `--seeds /home/me/corpus/docs`, `a.md` for `--seeds /home/me/a.md`. Where the user
+    keeps the corpus is not the dataset's business, and with it the same seeds in another folder
+    gave other records. A run's seeds are an absolute path; a relative one (a run.json from before
+    they were) names its sources as it did then, and a Hub dataset's are its name."""
+    if is_hub(seeds) or not Path(seeds).is_absolute():
+        return source
+    root = Path(os.path.normpath(seeds))  # `/corpus/docs/..` is named `corpus`, not `..`
+    try:
+        return str(Path(os.path.normpath(source)).relative_to(root.parent))
+    except ValueError:
+        return source
+
+
 def _warn_skipped(skipped: Counter[str]) -> None:
     for source, count in list(skipped.items())[:5]:
         logger.warning("{}: skipped {} with no text", source, "a document" if count == 1 else f"{count} documents")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from huggingface_hub import DatasetCard
 from typer.testing import CliRunner
 
@@ -127,6 +128,27 @@ def test_export_refuses_an_unknown_license_from_the_run_s_config(tmp_path: Path)
     result = CliRunner().invoke(app, ["export", "r1", "--runs", str(tmp_path / "runs")])
     assert result.exit_code == 2 and result.stderr.startswith("error: unknown license 'CC-BY-SA'"), result.stderr
     assert not (tmp_path / "runs" / "r1" / "export").exists()
+
+
+def test_the_card_names_the_run_s_paths_by_their_last_part_not_where_the_user_keeps_them(tmp_path: Path) -> None:
+    """run.json keeps every path absolute (so that a run resumes from any folder); the card is
+    public, and names each as the records name a seed's source."""
+    folder = configured_run(tmp_path / "runs")
+    info = folder.info()
+    home = tmp_path / "home" / "me"
+    paths = {"seeds": str(home / "corpus" / "docs"), "out": str(home / "runs"), "personas": [str(home / "mine")],
+             "cache_dir": str(home / ".cache" / "ai"), "index": str(home / "ix")}  # fmt: skip
+    config = {**info.config, **paths, "quality": {"decontaminate": [str(home / "bench.jsonl")], "ngram": 13}}
+    folder.write_info(RunInfo.model_validate({**info.model_dump(), "config": config}))
+    _, _, path = export_run(folder, "jsonl", out=Path("out") / "data.jsonl")  # the current folder is tmp_path
+    card = DatasetCard.load(path)
+    assert str(tmp_path) not in card.content and "Seeds: `docs`" in card.text
+    shown = yaml.safe_load(card.text.split("```yaml\n", 1)[1].split("```", 1)[0])
+    assert {key: shown[key] for key in paths} == {
+        "seeds": "docs", "out": "runs", "personas": ["mine"], "cache_dir": "ai", "index": "ix"
+    }  # fmt: skip
+    assert shown["quality"] == {"decontaminate": ["bench.jsonl"], "ngram": 13}
+    assert shown["models"]["default"]["api_key_env"] == "OPENAI_API_KEY"  # the rest as it was
 
 
 def test_the_hub_license_list_holds_the_ids_the_error_names_and_the_card_s_default() -> None:

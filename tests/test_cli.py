@@ -640,23 +640,27 @@ def test_relative_paths_in_a_config_file_are_read_from_its_folder(server: FakeOp
 def test_every_path_setting_of_a_config_file_is_read_from_its_folder_and_every_path_flag_from_the_current_one(
     tmp_path: Path,
 ) -> None:
+    """Each is kept absolute (in run.json), so a run resumed from another folder reads the same
+    files; a Hub dataset stays a name."""
     from teams.engine.config import build_config
 
-    folder = tmp_path / "conf"
+    folder = tmp_path / "conf"  # the current folder is tmp_path
     folder.mkdir()
     (folder / "c.yaml").write_text(
         "out: o\nindex: ix\ncache_dir: ../shared\npersonas: [p, /abs/p]\nquality: {decontaminate: [b.txt, ~/b.txt]}\n",
         encoding="utf-8",
     )
-    built = build_config("reading_comprehension", "seeds", folder / "c.yaml", {})
+    built = build_config("reading_comprehension", "seeds", Path("conf") / "c.yaml", {})
     assert (built.out, built.index, built.cache_dir) == (folder / "o", folder / "ix", folder / "../shared")
     assert built.personas == [folder / "p", Path("/abs/p")]
     assert built.quality.decontaminate == [folder / "b.txt", Path.home() / "b.txt"]
-    flags = {"out": Path("o"), "index": Path("ix"), "personas": [Path("p")], "decontaminate": [Path("b.txt")]}
+    assert built.seeds == str(tmp_path / "seeds")
+    flags = {"out": Path("o"), "index": Path("../ix"), "personas": [Path("p")], "decontaminate": [Path("b.txt")]}
     built = build_config("reading_comprehension", "seeds", folder / "c.yaml", flags)
     assert (built.out, built.index, built.personas, built.quality.decontaminate) == (
-        Path("o"), Path("ix"), [Path("p")], [Path("b.txt")],
+        tmp_path / "o", tmp_path / "../ix", [tmp_path / "p"], [tmp_path / "b.txt"],
     )  # fmt: skip
+    assert build_config("reading_comprehension", "hf:org/corpus@test", None, {}).seeds == "hf:org/corpus@test"
 
 
 @pytest.mark.parametrize(

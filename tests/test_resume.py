@@ -201,6 +201,30 @@ def test_resuming_a_finished_run_calls_no_model(
     assert len(srv.requests) == before and (out / "done" / "records.jsonl").read_text() == records
 
 
+def test_a_run_started_in_one_folder_resumes_from_another_on_its_own_seeds(
+    server: tuple[FakeOpenAIServer, MarkingResponder], seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run.json kept the flags' paths as typed, relative to the folder the run was started in, so
+    `--resume` from another folder missed the seeds, or (as here) read that folder's `seeds/`
+    instead. Its records still name a seed's file from the seeds folder down, not where it is."""
+    srv, _ = server
+    monkeypatch.chdir(tmp_path)
+    code, output = cli(*run_args(srv, Path("seeds"), Path("runs"), "moved", "--dry-run", "--sample", "2"))
+    assert code == 0, output
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "seeds").mkdir(parents=True)
+    (elsewhere / "seeds" / "decoy.txt").write_text("A decoy the resumed run must not read.", encoding="utf-8")
+    monkeypatch.chdir(elsewhere)
+
+    code, output = cli("run", "--resume", "moved", "--out", "../runs")
+    assert code == 0 and "completed: 8 seeds done" in output, output
+    folder = tmp_path / "runs" / "moved"
+    assert sorted(s["source"] for s in lines(folder / "seeds.jsonl")) == sorted(str(p) for p in seeds.iterdir())
+    records = lines(folder / "records.jsonl")
+    assert {r["meta"]["seed_source"] for r in records} == {f"seeds/{p.name}" for p in seeds.iterdir()}
+    assert str(tmp_path) not in (folder / "records.jsonl").read_text(encoding="utf-8")
+
+
 def test_resume_of_an_unknown_run_is_one_line(tmp_path: Path) -> None:
     code, output = cli("run", "--resume", "nope", "--out", str(tmp_path))
     assert code == 2 and "no run 'nope'" in output

@@ -346,13 +346,12 @@ async def test_the_local_client_turns_tools_into_a_grammar_and_its_output_into_c
 def test_the_models_are_shown_the_seed_s_file_name_not_where_the_corpus_lives(tmp_path: Path) -> None:
     """The same code seeds in two folders get the same prompts (and so, from a deterministic model,
     the same records): the path of the user's corpus is in none of them, the extractor's or the
-    search tool's results."""
+    search tool's results, nor in the records' seed and API sources."""
 
-    def extract_prompts(folder: Path) -> list[str]:
+    def prompts_and_sources(folder: Path, run: Path) -> tuple[list[str], set[str]]:
         folder.mkdir(parents=True)
         for name in ("units.py", "stations.py"):
             (folder / name).write_text((CODE / name).read_text())
-        run = tmp_path / f"run-{folder.name}"
         with FakeOpenAIServer(tool_use_responder) as server:
             result = CliRunner().invoke(app, [
                 "run", "tool_use", "--seeds", str(folder), "--model", "fake-model", "--base-url",
@@ -362,7 +361,14 @@ def test_the_models_are_shown_the_seed_s_file_name_not_where_the_corpus_lives(tm
             said = [str(m.get("content")) for r in server.requests for m in r["messages"]]
         searched = [text for text in said if re.search(r"\) at \w+\.py:\d+, distance", text)]  # the search tool's results
         assert searched and not any(str(folder) in text for text in said)
-        return sorted({text for text in said if text.startswith("Code from ")})
+        records = [json.loads(line) for line in (run / "r" / "records.jsonl").read_text().splitlines()]
+        assert records and str(tmp_path) not in json.dumps(records)
+        sources = {r["meta"]["seed_source"] for r in records}
+        sources |= {api["source"] for r in records for api in r["meta"]["apis"]}
+        return sorted({text for text in said if text.startswith("Code from ")}), sources
 
-    near, far = extract_prompts(tmp_path / "a"), extract_prompts(tmp_path / "some" / "other" / "place")
+    near, near_sources = prompts_and_sources(tmp_path / "a" / "code", tmp_path / "run-a")
+    far, far_sources = prompts_and_sources(tmp_path / "some" / "other" / "code", tmp_path / "run-b")
     assert near == far and [p.split(":")[0] for p in near] == ["Code from stations.py", "Code from units.py"]
+    assert near_sources == far_sources and {"code/units.py", "code/stations.py"} <= near_sources
+    assert all(re.fullmatch(r"code/\w+\.py|\w+\.py:\d+", s) for s in near_sources)  # retrieved APIs: file:line

@@ -56,12 +56,13 @@ def dry_run_estimate(info: RunInfo, before: int) -> str:
     scale = t.seeds / sampled
     calls = t.calls + t.cached_calls
     cost = t.cost_usd or 0.0
+    out = str(info.config.get("out"))  # absolute, as run.json keeps paths: no --out if it is runs/ here
     return (
         f"dry run: {sampled} seed{'' if sampled == 1 else 's'} took {calls:,} model calls, {t.model_tokens:,} tokens, ${cost:.4f} "
         f"and gave {t.records} records; for all {t.seeds} seeds expect about {calls * scale:,.0f} calls, "
         f"{t.model_tokens * scale:,.0f} tokens, ${cost * scale:.2f} and {t.records * scale:,.0f} records.\n"
         f"carry on (the sample is kept and not paid again): agentinstruct run --resume {info.run_id}"
-        f"{'' if str(info.config.get('out')) == 'runs' else ' --out ' + str(info.config.get('out'))}"
+        f"{'' if Path(out).absolute() == Path('runs').absolute() else ' --out ' + out}"
     )
 
 

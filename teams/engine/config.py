@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path, PurePath
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from agents.models.spec import ModelSpec
 from agents.models.usage import Budget, Price
+from retrieval.hub import is_hub
 from retrieval.seeds import SeedError, SeedOptions
 from teams.engine.licenses import check_license
 from teams.engine.mixing import MIXED
@@ -104,14 +106,18 @@ def _load_config_file(path: Path | None) -> dict[str, Any]:
         raise SeedError(f"{path}: malformed YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise SeedError(f"{path}: expected a mapping of settings")
-    return _paths_from_file(data, RunConfig, path, ())
+    # every path in the file read from its folder, as docker-compose reads its paths
+    return map_paths(data, RunConfig, lambda value, where: _path_from_file(str(value), path, where))
 
 
-def _paths_from_file(value: Any, annotation: Any, config_file: Path, where: tuple[Any, ...]) -> Any:
-    """A config file's `value` for a setting typed `annotation`, with every path in it read from
-    the file's folder, as docker-compose reads its paths (flags still read theirs from the current
-    folder). Paths are found by type, through sections, lists and mappings, so a new path setting
-    needs nothing here. A value of the wrong shape is left as it is, for validation to name."""
+PathChange = Callable[[str | PurePath, tuple[Any, ...]], Any]
+
+
+def map_paths(value: Any, annotation: Any, change: PathChange, where: tuple[Any, ...] = ()) -> Any:
+    """`value` of a setting typed `annotation` (a config file's, a dumped config's, run.json's),
+    with `change(path, where)` in place of every path in it. Paths are found by type, through
+    sections, lists and mappings, so a new path setting needs nothing here. A value of the wrong
+    shape is left as it is, for validation to name."""
     if get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
     if get_origin(annotation) in (Union, UnionType):
@@ -120,18 +126,18 @@ def _paths_from_file(value: Any, annotation: Any, config_file: Path, where: tupl
             return value  # `'all' | int | None` and such: no path in them
         annotation = kinds[0]
     origin, args = get_origin(annotation), get_args(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, PurePath) and isinstance(value, str):
-        return _path_from_file(value, config_file, where)
+    if isinstance(annotation, type) and issubclass(annotation, PurePath) and isinstance(value, str | PurePath):
+        return change(value, where)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(value, dict):
         fields = annotation.model_fields
         return {
-            key: _paths_from_file(item, fields[key].annotation, config_file, (*where, key)) if key in fields else item
+            key: map_paths(item, fields[key].annotation, change, (*where, key)) if key in fields else item
             for key, item in value.items()
         }
     if origin is list and isinstance(value, list):
-        return [_paths_from_file(item, args[0], config_file, (*where, i)) for i, item in enumerate(value)]
+        return [map_paths(item, args[0], change, (*where, i)) for i, item in enumerate(value)]
     if origin is dict and isinstance(value, dict):
-        return {key: _paths_from_file(item, args[1], config_file, (*where, key)) for key, item in value.items()}
+        return {key: map_paths(item, args[1], change, (*where, key)) for key, item in value.items()}
     return value
 
 
@@ -170,7 +176,18 @@ def build_config(
     apply_limits(merged, overrides)
     for key in ("max_cost", "max_tokens", "no_cache"):
         given.pop(key, None)
-    return RunConfig.model_validate({**merged, **given})
+    return absolute_paths(RunConfig.model_validate({**merged, **given}))
+
+
+def absolute_paths(config: RunConfig) -> RunConfig:
+    """The config with every path in it absolute (the seeds too, unless on the Hub), as run.json
+    keeps it: kept as typed, the flags' paths were relative to the folder the run was started in,
+    and `--resume` from another folder missed the seeds or read others. Not resolved: a symlinked
+    folder stays the one named. Records and the dataset card name these paths by their last part."""
+    data = map_paths(config.model_dump(), RunConfig, lambda path, _: Path(path).absolute())
+    if not is_hub(config.seeds):
+        data["seeds"] = str(Path(config.seeds).absolute())
+    return RunConfig.model_validate(data)
 
 
 # what a resumed run may change: how fast and how far it goes, not what it asks the models

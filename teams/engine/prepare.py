@@ -88,7 +88,7 @@ class SkillSet:
         """What each skill's flows share in one process."""
         return {
             name: FlowEnv(self.taxonomies[name], self.library, pool, config.flow, skill_checks=skill,
-                          resources=resources.get(name), run_id=run_id)
+                          resources=resources.get(name), run_id=run_id, seeds=config.seeds)
             for name, skill in self.skills.items()
         }  # fmt: skip
 

@@ -26,7 +26,7 @@ def record_meta(
     return {
         "run_id": env.run_id,
         "seed_id": seed.id,
-        "seed_source": seed.source,
+        "seed_source": env.source_name(seed),
         "seed_chunk": seed.chunk,
         "seed_lineage": seed.lineage.compact(),
         **particular,

@@ -24,6 +24,7 @@ from agents.factory import BuiltAgent
 from agents.models.pool import ModelPool
 from agents.personas import Persona, PersonaLibrary
 from retrieval.seeds import Seed
+from retrieval.sources import source_name
 from taxonomies import Subcategory, Taxonomy
 from teams.flows.checks import check_answer, check_draft
 from teams.flows.errors import one_line
@@ -77,6 +78,7 @@ class FlowEnv:
         skill_checks: Skill | None = None,
         resources: dict[str, Any] | None = None,
         run_id: str = "",
+        seeds: str = "",
     ):
         self.taxonomy = taxonomy
         self.library = library
@@ -87,6 +89,11 @@ class FlowEnv:
         self.skill_checks = skill_checks
         self.resources = resources or {}  # what a skill's own flows share, e.g. tool use's code index
         self.run_id = run_id  # every record's meta names its run
+        self.seeds = seeds  # the run's seeds: records name a seed's source from their name down
+
+    def source_name(self, seed: Seed) -> str:
+        """The seed's source as its records name it (retrieval.sources.source_name)."""
+        return source_name(seed.source, self.seeds)
 
     def draft_problems(self, draft: InstructionDraft, sub: Subcategory) -> list[str]:
         extra = getattr(self.skill_checks, "check_draft", None)

@@ -2,10 +2,10 @@
 
 Its YAML front matter (configs and splits, size category, task categories, language, license,
 tags) is built by huggingface_hub's DatasetCardData; its body (card_template.md) says what made
-the data (agentinstruct's version, the run's config with no secrets, the model of each role),
-what it holds (rows per skill and subcategory, judge scores), what was dropped and why, how the
-lineage fields read, and how to load it. Every count comes from `run_stats`, so the card and
-`agentinstruct runs stats` agree.
+the data (agentinstruct's version, the run's config with no secrets and its paths by name, the
+model of each role), what it holds (rows per skill and subcategory, judge scores), what was
+dropped and why, how the lineage fields read, and how to load it. Every count comes from
+`run_stats`, so the card and `agentinstruct runs stats` agree.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
 
+from retrieval.sources import source_name
+from teams.engine.config import RunConfig, map_paths
 from teams.engine.licenses import check_license
 from teams.flows.runtime import FlowSettings
 from teams.report.stats import RunStats
@@ -41,6 +43,20 @@ def without_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [without_secrets(v) for v in value]
     return value
+
+
+def without_layout(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with every path (the seeds too) named by its last part, as records name a seed's
+    source (retrieval.sources.source_name): run.json keeps them absolute, and where the user keeps
+    the files is not the dataset's business."""
+
+    def named(path: str | PurePath, _: tuple[Any, ...] = ()) -> str:
+        return source_name(str(path), str(path))
+
+    shown = map_paths(config, RunConfig, named)
+    if isinstance(shown.get("seeds"), str):
+        shown["seeds"] = named(shown["seeds"])
+    return dict(shown)
 
 
 def loading_snippet(fmt: str, data_files: dict[str, str], target: Path, repo: str | None) -> str:
@@ -77,7 +93,7 @@ def dataset_card(
     from huggingface_hub import DatasetCard, DatasetCardData
 
     info = folder.info()
-    config = without_secrets(info.config)
+    config = without_layout(without_secrets(info.config))
     chosen = card_license(license, config)
     skills = sorted(stats.by_skill)
     card_data = DatasetCardData(

@@ -74,7 +74,7 @@ async def extract_apis(env: FlowEnv, log: SeedLog, seed: Seed, extractor: Person
         tools: list[ToolSpec] = []
         for _, output in outputs:
             if isinstance(output, ApiListOutput):
-                _add(tools, output.apis, "extracted", {_key(h.split("(")[0][4:]): seed.source for h in hints})
+                _add(tools, output.apis, "extracted", {_key(h.split("(")[0][4:]): env.source_name(seed) for h in hints})
         if tools:
             return tools
         attempts.reject("no well-formed API documentation")
@@ -127,7 +127,7 @@ async def retrieve_apis(
             relevant = [h for h in searched if h.distance <= RELEVANT_DISTANCE]
             if not relevant:
                 return [], []  # nothing related in the index: the library reconstructor takes over
-            found = {_key(h.name): h.location for h in relevant}
+            found = {_key(h.name): h.short_location for h in relevant}  # not where the corpus is, as in the prompts
             docs = [d for _, o in outputs if isinstance(o, ApiListOutput) for d in o.apis if _key(d.name) in found]
             added = _add(tools, docs, "retrieved", found)
             if added:

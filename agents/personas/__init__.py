@@ -237,6 +237,12 @@ class PersonaLibrary:
         of_role = sorted((p for p in self.by_name.values() if p.role == role), key=lambda p: p.name)
         return [p for p in of_role if skill in p.skills] or [p for p in of_role if ANY_SKILL in p.skills]
 
+    def serving(self, skill: str) -> list[Persona]:
+        """Every persona a run of one skill may draw (each role's `pool`), by role and name."""
+        return [
+            p for p in sorted(self.by_name.values(), key=lambda p: (p.role, p.name)) if p in self.pool(p.role, skill)
+        ]
+
     def check(self, skills: Iterable[str] | None = None) -> list[str]:
         """Render every template with its role's sample context; return the problems found. With
         `skills`, only the personas a run of those skills may draw (theirs and `"*"`): a run checks

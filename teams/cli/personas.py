@@ -29,11 +29,9 @@ def personas_list(
     its role pools, with a `skills: ["*"]` persona where the skill has none of that role."""
     library = guarded(lambda: PersonaLibrary.load(personas or []))
     wanted = None if skill is None else guarded(lambda: resolve_skill(skill))  # as `skills show`: unknown is exit 2
-    chosen = [
-        p
-        for p in sorted(library.by_name.values(), key=lambda p: (p.role, p.name))
-        if wanted is None or p in library.pool(p.role, wanted)
-    ]
+    chosen = (
+        sorted(library.by_name.values(), key=lambda p: (p.role, p.name)) if wanted is None else library.serving(wanted)
+    )
     if as_json:
         out_console.print_json(json.dumps([p.model_dump() | {"source": p.source} for p in chosen]))
         return

@@ -21,13 +21,13 @@ skills_app = typer.Typer(help="The skills data can be generated for, and their t
 
 def _skill_row(library: PersonaLibrary, skill: str) -> dict[str, Any]:
     taxonomy = load_taxonomy(skill)
-    personas = {role: len(library.pool(role, skill)) for role in ROLES}
     return {
         "skill": skill,
         "subcategories": len(taxonomy.subcategories),
         "transformations": len(taxonomy.transformations),
-        "personas": sum(skill in p.skills for p in library.by_name.values()),
-        "personas_by_role": personas,
+        # what a run of the skill may draw, `"*"` personas included, as `personas list --skill` lists them
+        "personas": len(library.serving(skill)),
+        "personas_by_role": {role: len(library.pool(role, skill)) for role in ROLES},
         "description": taxonomy.description,
     }
 

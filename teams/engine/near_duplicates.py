@@ -164,7 +164,7 @@ class NearDuplicateIndex:
 
     def embed_ahead(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """The vectors of a seed's instructions, and of the passages its own records will have
-        compared, made before its turn at the gate, in another thread (only `threshold` is read
+        compared, made before its turn at the gate, in another thread (only `threshold` and `passage_words_shared` are read
         of the index): which kept records they are compared with depends on the order seeds are
         committed in, their vectors do not. So the gate's one-seed-at-a-time part no longer waits
         on MiniLM for them (`remember`)."""
@@ -191,17 +191,11 @@ class NearDuplicateIndex:
         for entry, context in probed:
             contexts.setdefault(entry.passage, context)  # the first, as `probe` keeps it
         signatures: dict[str, Any] = {}  # this thread's own: the index's are the gate thread's
-        words: dict[str, set[bytes]] = {}
 
         def passage_signature(key: str) -> Any:
             if key not in signatures:
                 signatures[key] = minhash(contexts[key])
             return signatures[key]
-
-        def passage_words(key: str) -> set[bytes]:
-            if key not in words:
-                words[key] = _words(contexts[key])
-            return words[key]
 
         close = np.stack([vectors[entry.instruction] for entry, _ in probed])
         close = np.triu(close @ close.T >= self.threshold, 1)
@@ -212,8 +206,7 @@ class NearDuplicateIndex:
                 entry.passage
                 and entry.passage != other.passage
                 and worth_comparing(entry, other, passage_signature)
-                and words_shared(passage_words(entry.passage), passage_words(other.passage))
-                >= self.passage_words_shared
+                and self._passages_may_match(contexts[entry.passage], contexts[other.passage])
             ):
                 found += [contexts[entry.passage], contexts[other.passage]]
         return list(dict.fromkeys(found))
@@ -224,12 +217,13 @@ class NearDuplicateIndex:
             self._vectors.setdefault(text, vector)
         self.embedded += len(vectors)
 
-    def _passages_may_match(self, key: str, other: str) -> bool:
-        """Whether two different passages share enough words to be worth embedding and comparing
-        (their words found again each time: few pairs get this far, and a cache of word sets
-        would hold far more memory than the signatures)."""
-        words = _words(self.passages[key][0]), _words(self.passages[other][0])
-        return words_shared(*words) >= self.passage_words_shared
+    def _passages_may_match(self, passage: str, other: str) -> bool:
+        """Whether two different passages (their texts) share enough words to be worth embedding
+        and comparing (their words found again each time: few pairs get this far, and a cache of
+        word sets would hold far more memory than the signatures)."""
+        if not self.passage_words_shared:
+            return True
+        return words_shared(_words(passage), _words(other)) >= self.passage_words_shared
 
     def _passage_signature(self, key: str) -> Any:
         signature = self._signatures.get(key)
@@ -305,7 +299,7 @@ class NearDuplicateIndex:
                 if (
                     entry.passage != other.passage
                     and similarity >= self.threshold
-                    and self._passages_may_match(entry.passage, other.passage)
+                    and self._passages_may_match(self.passages[entry.passage][0], self.passages[other.passage][0])
                 ):
                     contexts += [self.passages[entry.passage][0], self.passages[other.passage][0]]
         self._embed(contexts, PASSAGE_BATCH)
@@ -362,9 +356,10 @@ class NearDuplicateIndex:
                 return other.id, round(similarity, 4)
             if other.passage == entry.passage:
                 return other.id, round(similarity, 4)
-            if not self._passages_may_match(entry.passage, other.passage):
+            texts = [self.passages[entry.passage][0], self.passages[other.passage][0]]
+            if not self._passages_may_match(*texts):
                 continue
-            a, b = self._embed([self.passages[entry.passage][0], self.passages[other.passage][0]], PASSAGE_BATCH)
+            a, b = self._embed(texts, PASSAGE_BATCH)
             context_similarity = float(a @ b)
             if context_similarity >= self.threshold:
                 return other.id, round(min(similarity, context_similarity), 4)

@@ -72,9 +72,10 @@ async def extract_apis(env: FlowEnv, log: SeedLog, seed: Seed, extractor: Person
         outputs = await run_team([build_agent(extractor, env.pool, ApiListOutput, {"skill": env.skill})],
                                  [ApiListOutput], task, 1, record)  # fmt: skip
         tools: list[ToolSpec] = []
+        source = env.source_name(seed)
         for _, output in outputs:
             if isinstance(output, ApiListOutput):
-                _add(tools, output.apis, "extracted", {_key(h.split("(")[0][4:]): env.source_name(seed) for h in hints})
+                _add(tools, output.apis, "extracted", {_key(h.split("(")[0][4:]): source for h in hints})
         if tools:
             return tools
         attempts.reject("no well-formed API documentation")

@@ -87,14 +87,18 @@ def test_each_file_with_unreadable_lines_is_named_once(tmp_path: Path) -> None:
 def test_the_resume_the_warning_names_repairs_the_folder(tmp_path: Path) -> None:
     seeds, out = tmp_path / "seeds", tmp_path / "runs"
     seeds.mkdir()
-    for i in range(2):
-        (seeds / f"s{i}.txt").write_text(f"Report {i}: the harbour crane lifted {i + 2} containers an hour.")
+    # two unlike seeds: seeds alike only in a number can have every record of the second dropped
+    # as a near duplicate of the first's, and then the last record line is not the last seed's
+    (seeds / "s0.txt").write_text("Report: the harbour crane lifted 2 containers an hour.")
+    (seeds / "s1.txt").write_text("Minutes: the council voted to open a library by the river in May.")
     with FakeOpenAIServer(competent_responder) as server:
         args = ["--model", "fake", "--base-url", server.base_url, "--seeds", str(seeds), "--run-id", "r"]
         assert invoke(["run", "reading_comprehension", *args], out)[0] == 0
         folder = out / "r"
         seed_lines = (folder / "seeds.jsonl").read_text().splitlines(keepends=True)
         record_lines = (folder / "records.jsonl").read_text().splitlines(keepends=True)
+        last_seed = json.loads(seed_lines[-1])["id"]
+        assert json.loads(record_lines[-1])["meta"]["seed_id"] == last_seed  # what a crash there would leave
         # killed while writing the last seed's records: its last record cut, its seed line not written
         (folder / "seeds.jsonl").write_text("".join(seed_lines[:-1]))
         (folder / "records.jsonl").write_text("".join(record_lines[:-1]) + record_lines[-1][:40])

@@ -102,6 +102,24 @@ def test_passages_sharing_under_60_percent_of_their_words_are_not_embedded_to_be
     assert lower.index is not None and lower.index.embedded == 3
 
 
+def test_passages_sharing_90_percent_of_their_words_are_alike_without_being_embedded(tmp_path: Path) -> None:
+    """An edit that tags a passage (as refinement often does) leaves it nearly the same text: a
+    paraphrased question on it is a near duplicate, found without MiniLM on the passages."""
+    question = "Which statement most strengthens the claim about colonies?"
+    passage = f"{BEES} {RIVERS}"
+    tagged = f"{passage} (edited 3.1)"  # 93% of the prompts' words in common
+    gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "q"))
+    assert verdicts(gate, [record("a", question, passage, "s1")]) == {"a": None}
+    assert verdicts(gate, [record("b", question.replace("most ", ""), tagged, "s2")]) == {"b": "near_duplicate"}
+    assert gate.index is not None and gate.index.embedded == 2  # the two questions, no passage
+
+    # above a threshold of 0.95 MiniLM decides, on both passages
+    strict = QualityGate(QualitySettings(near_duplicate_threshold=0.96)).open(RunFolder.create(tmp_path, "strict"))
+    verdicts(strict, [record("a", question, passage, "s1")])
+    verdicts(strict, [record("b", question, tagged, "s2")])
+    assert strict.index is not None and strict.index.embedded == 3  # one question, both passages
+
+
 def test_a_seeds_records_are_embedded_in_one_batch_with_the_verdicts_of_one_by_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -30,12 +31,17 @@ def _loopback_only(self: socket.socket, address: object) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_network_and_tmp_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Any accidental call to a real endpoint fails; the default runs/ folder is a temp one."""
+    """Any accidental call to a real endpoint fails; the default runs/ folder is a temp one; the fakes count from 1."""
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
+    # the fake models number their answers: from 1 in every test, so what a test's run keeps (its
+    # near duplicates, say) does not depend on how many calls the tests before it made
+    from tests import fakes  # here: importing it at the top would import huggingface_hub before HF_HUB_OFFLINE is set
+
+    monkeypatch.setattr(fakes, "_counter", itertools.count(1))
 
 
 def ferry_logs(folder: Path, count: int = 6) -> Path:

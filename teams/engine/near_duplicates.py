@@ -5,6 +5,7 @@ above the threshold). `teams.engine.quality.QualityGate` holds one index per run
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from itertools import chain
@@ -153,7 +154,8 @@ class NearDuplicateIndex:
         threadpool_limits(1, user_api="blas")
         self.threshold = threshold
         self.passage_words_shared = PASSAGE_WORDS_SHARED if threshold >= PASSAGE_WORDS_FROM_THRESHOLD else 0.0
-        self.passage_words_alike = PASSAGE_WORDS_ALIKE if threshold <= PASSAGE_WORDS_ALIKE_UP_TO_THRESHOLD else 2.0
+        # above PASSAGE_WORDS_ALIKE_UP_TO_THRESHOLD no pair is alike by its words (a share is at most 1)
+        self.passage_words_alike = PASSAGE_WORDS_ALIKE if threshold <= PASSAGE_WORDS_ALIKE_UP_TO_THRESHOLD else math.inf
         self.passages: dict[str, tuple[str, list[Entry]]] = {}  # key -> (text, entries)
         self.passage_lsh = MinHashLSH(threshold=PASSAGE_OVERLAP, num_perm=PERMUTATIONS)
         self.bare: dict[str, Entry] = {}  # records without a context, by id

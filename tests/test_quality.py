@@ -91,9 +91,10 @@ def test_passages_sharing_under_60_percent_of_their_words_are_not_embedded_to_be
     gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "q"))
     assert verdicts(gate, [record("a", question, BEES, "s1")]) == {"a": None}
     assert verdicts(gate, [record("b", question, far, "s2")]) == {"b": None}
-    assert gate.index is not None and gate.index.embedded == 1  # the question alone: no passage embedded
+    # not even the questions: whatever their similarity, the passages are not alike
+    assert gate.index is not None and gate.index.embedded == 0
     verdicts(gate, [record("c", question, near, "s3")])
-    assert gate.index.embedded == 3  # both passages, compared by MiniLM
+    assert gate.index.embedded == 3  # the question and both passages, compared by MiniLM
 
     # under a threshold of 0.9, where word overlap says less, every pair is compared as before
     lower = QualityGate(QualitySettings(near_duplicate_threshold=0.85)).open(RunFolder.create(tmp_path, "lower"))
@@ -118,6 +119,59 @@ def test_passages_sharing_90_percent_of_their_words_are_alike_without_being_embe
     verdicts(strict, [record("a", question, passage, "s1")])
     verdicts(strict, [record("b", question, tagged, "s2")])
     assert strict.index is not None and strict.index.embedded == 3  # one question, both passages
+
+
+def test_the_first_pass_leaves_out_passages_sharing_too_few_words_as_the_check_would(tmp_path: Path) -> None:
+    """Passages the LSH finds but that share under 60% of their words are left out of the first
+    pass's groups (their records could never be near duplicates), by the exact share of words;
+    and a kept record is in an entry's groups the same whether the LSH is asked or not."""
+    import random
+
+    from teams.engine.near_duplicates import _words, words_shared
+
+    rng = random.Random(3)
+    vocabulary = [f"word{i}" for i in range(60)]
+    base = rng.sample(vocabulary, 30)
+    passages = [" ".join(base[: 30 - k] + rng.sample(vocabulary, k)) for k in range(0, 30, 2)]
+    gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "q"))
+    index = gate.index
+    assert index is not None
+    kept = [index.probe(record(f"k{i}", f"Question {i} on the text?", p, f"s{i}")) for i, p in enumerate(passages)]
+    for entry in kept:
+        index.add(entry)
+    for i, passage in enumerate(passages):
+        entry = index.probe(record(f"n{i}", "A question on the text?", passage, "new"))
+        found = index.passage_lsh.query(index._passage_signature(entry.passage))
+        groups = index._groups(entry)
+        context = index.passages[entry.passage][0]
+        shares = {k: words_shared(_words(context), _words(index.passages[k][0])) for k in found}
+        assert sorted(groups) == sorted(k for k in found if shares[k] >= 0.6)
+        assert [o.id for o in kept if index._in_group(entry, o)] == [o.id for o in kept if o.passage in groups]
+    assert any(0.3 < s < 0.6 for s in shares.values())  # the LSH did find pairs the words rule leaves out
+
+
+def test_the_similarity_to_a_kept_instruction_does_not_depend_on_the_other_candidates(tmp_path: Path) -> None:
+    """Two kept records with the same instruction are equally similar to a new one, wherever they
+    sit among the candidates: `twin` names the first kept, however many others the first pass found."""
+    import numpy as np
+
+    from teams.engine.near_duplicates import Entry
+
+    gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "q"))
+    index = gate.index
+    assert index is not None
+    rng = np.random.default_rng(0)
+    texts = [f"question {i}" for i in range(40)]
+    for text in texts:  # vectors of our own: the property is the arithmetic's, for any vectors
+        vector = rng.standard_normal(384).astype(np.float32)
+        index._vectors[text] = vector / np.linalg.norm(vector)
+    entry = Entry("new", "c", texts[0], None, "")
+    alone = index._similarities(entry, [Entry("k", "k", texts[1], None, "")])[0]
+    for count in range(2, 40):
+        others = [Entry(f"o{i}", f"o{i}", texts[i], None, "") for i in range(2, count)]
+        for place in range(len(others) + 1):
+            candidates = [*others[:place], Entry("k", "k", texts[1], None, ""), *others[place:]]
+            assert index._similarities(entry, candidates)[place] == alone
 
 
 def test_a_seeds_records_are_embedded_in_one_batch_with_the_verdicts_of_one_by_one(

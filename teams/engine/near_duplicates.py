@@ -20,7 +20,8 @@ PASSAGE_OVERLAP = 0.5  # the same for passages (an LSH band threshold: pairs wel
 # passage pairs MiniLM compared, every one at a cosine of 0.95 or more shared 80% of its words or
 # more, and none under 70% passed 0.94. The 1,379 pairs under 60% cost 511 of the run's 696
 # passage embeddings, a third of the gate's CPU (`bench/gate_cost.py --ahead`). Pairs under 60%
-# reached 0.885 at most: below a threshold of 0.9 every pair is compared, as before.
+# reached 0.885 at most: below a threshold of 0.9 every pair is compared, as before. The first pass
+# leaves such pairs out too, so their instructions are not compared either (`_sharing_words`).
 PASSAGE_WORDS_SHARED = 0.6
 PASSAGE_WORDS_FROM_THRESHOLD = 0.9
 # Two different passages that share at least this share of their words are alike without being
@@ -134,11 +135,11 @@ class NearDuplicateIndex:
     """The kept records' instructions and passages, in memory, rebuilt from the records on open.
 
     A cheap first pass finds the candidates: records whose passage shares enough words with this
-    one's (MinHash LSH over the distinct passages) and whose instruction does too (MinHash
-    estimate). Only those are embedded (the bundled MiniLM, each text once, cached by content)
-    and compared as before: cosine similarity of instructions, and of contexts, at or above the
-    threshold; two different contexts only when they share enough words (PASSAGE_WORDS_SHARED),
-    and not when they share nearly all (PASSAGE_WORDS_ALIKE: alike as they are).
+    one's (MinHash LSH over the distinct passages, then, at thresholds from 0.9, the exact share
+    of words: PASSAGE_WORDS_SHARED) and whose instruction does too (MinHash estimate). Only those
+    are embedded (the bundled MiniLM, each text once, cached by content) and compared as before:
+    cosine similarity of instructions, and of contexts, at or above the threshold; two different
+    contexts not when they share nearly all their words (PASSAGE_WORDS_ALIKE: alike as they are).
     Nothing is written to disk: the state is only ever derived from `records.jsonl`."""
 
     def __init__(self, threshold: float):
@@ -166,6 +167,7 @@ class NearDuplicateIndex:
         # what `prefetch` found for a batch's entries among the records kept before it, for `twin`
         self._found_before: dict[str, tuple[list[Entry], Any]] = {}
         self._kept_before = 0  # how many entries the index held then
+        self._passage_words: dict[str, Any] = {}  # passage key -> its words' hashes (`_word_hashes`)
         self.embedded = 0  # texts embedded, for the benchmark
 
     def probe(self, record: dict[str, Any]) -> Entry:
@@ -265,35 +267,80 @@ class NearDuplicateIndex:
 
     def _groups(self, entry: Entry) -> list[str]:
         """The groups of kept entries (`Signatures`) whose passage shares enough words with this
-        one's, or, without a passage, the kept bare entries whose instruction does."""
+        one's (found by the LSH, then those sharing too few words for the passages to be compared
+        left out), or, without a passage, the kept bare entries whose instruction does."""
         if entry.passage:
-            return list(self.passage_lsh.query(self._passage_signature(entry.passage)))
+            found = self.passage_lsh.query(self._passage_signature(entry.passage))
+            return self._sharing_words(entry.passage, found)
         return list(self.bare_lsh.query(entry.signature))
 
-    def candidates(self, entry: Entry) -> list[Entry]:
-        """Kept records of other chains whose instruction (and passage) share enough words, in the order added."""
-        found = self._signatures_kept.overlapping(entry.signature, self._groups(entry))
+    def _word_hashes(self, key: str) -> Any:
+        """A passage's distinct words as sorted 64-bit hashes, kept for every passage met: the
+        exact share of words of many pairs at once (`_sharing_words`)."""
+        import numpy as np
+
+        words = self._passage_words.get(key)
+        if words is None:
+            hashes = np.fromiter(map(hash, _words(self.passages[key][0])), dtype=np.int64)
+            words = self._passage_words[key] = np.unique(hashes)
+        return words
+
+    def _sharing_words(self, key: str, others: list[str]) -> list[str]:
+        """Those of the other passages (keys) that are this one or share enough of its words to be
+        compared with it (PASSAGE_WORDS_SHARED, exact Jaccard of their words), in order. A pair
+        sharing fewer would only be skipped in `twin`: leaving it out here spares comparing its
+        instructions. The LSH finds many such pairs (passages alike in their boilerplate: in a
+        run of 256 seeds, 94% of what it found), and the instructions on them were compared first."""
+        import numpy as np
+
+        if not self.passage_words_shared or not others:
+            return list(others)
+        mine = self._word_hashes(key)
+        theirs = [self._word_hashes(other) for other in others]
+        flat = np.concatenate(theirs)
+        common_words = mine[np.searchsorted(mine, flat).clip(max=len(mine) - 1)] == flat
+        sizes = np.fromiter(map(len, theirs), dtype=np.int64, count=len(theirs))
+        common = np.add.reduceat(common_words.astype(np.int64), np.cumsum(sizes) - sizes)
+        shared = common / (len(mine) + sizes - common)
+        return [o for o, s in zip(others, shared, strict=True) if o == key or s >= self.passage_words_shared]
+
+    def candidates(self, entry: Entry, groups: list[str] | None = None) -> list[Entry]:
+        """Kept records of other chains whose instruction (and passage) share enough words, in the
+        order added. `groups`: `_groups(entry)` if known (the same for every entry on a passage)."""
+        found = self._signatures_kept.overlapping(entry.signature, self._groups(entry) if groups is None else groups)
         return [o for o in found if o.chain != entry.chain]
+
+    def _in_group(self, entry: Entry, other: Entry) -> bool:
+        """Whether a kept entry is in one of `_groups(entry)`, without asking the LSH: for passages,
+        whether theirs is this one or collides with it in one of the LSH's bands, and shares enough words."""
+        if not entry.passage:
+            return other.id in self.bare_lsh.query(entry.signature)
+        if other.passage == entry.passage:
+            return True
+        mine, theirs = (self._passage_signature(k).hashvalues for k in (entry.passage, other.passage))
+        if not any((mine[start:end] == theirs[start:end]).all() for start, end in self.passage_lsh.hashranges):
+            return False
+        return bool(self._sharing_words(entry.passage, [other.passage]))
 
     def _candidates_since(self, entry: Entry, start: int) -> list[Entry]:
         """`candidates` among the entries added from the `start`-th on (a few: those of this batch
         kept so far), computed for those alone."""
-        added = self._signatures_kept.entries[start:]
-        if not added:
-            return []
-        groups = set(self._groups(entry))
         return [
             o
-            for o in added
+            for o in self._signatures_kept.entries[start:]
             if o.chain != entry.chain
-            and (o.passage or o.id) in groups
             and entry.signature.jaccard(o.signature) >= INSTRUCTION_OVERLAP
+            and self._in_group(entry, o)
         ]
 
     def prefetch(self, entries: list[Entry]) -> None:
         """Embed in one batch what checking these entries (a seed's records, in order) may
         compare, instead of a model call per record: only the cache is filled, `twin` decides."""
-        before = [self.candidates(entry) for entry in entries]
+        groups: dict[str, list[str]] = {}  # by passage: nothing is added to the index until `twin`
+        for entry in entries:
+            if entry.passage and entry.passage not in groups:
+                groups[entry.passage] = self._groups(entry)
+        before = [self.candidates(entry, groups.get(entry.passage)) for entry in entries]
         found = [
             kept + [o for o in entries[:i] if worth_comparing(entry, o, self._passage_signature)]
             for i, (entry, kept) in enumerate(zip(entries, before, strict=True))
@@ -319,12 +366,15 @@ class NearDuplicateIndex:
         self._embed(contexts, PASSAGE_BATCH)
 
     def _similarities(self, entry: Entry, others: list[Entry]) -> Any:
-        """Cosine similarity of the entry's instruction with each of the others', in one matrix
-        product rather than one per pair."""
+        """Cosine similarity of the entry's instruction with each of the others', in one operation
+        rather than one per pair. Not BLAS's matrix-vector product: its rounding depends on a row's
+        place among the others, so two records with the same instruction could come out a last bit
+        apart, and which of them `twin` names (the most similar, ties in the order added) on how
+        many candidates the first pass found."""
         import numpy as np
 
         mine, *theirs = self._embed([entry.instruction] + [o.instruction for o in others])
-        return np.stack(theirs) @ mine
+        return np.einsum("ij,j->i", np.stack(theirs), mine)
 
     def _embed(self, texts: list[str], batch_size: int = 64) -> list[Any]:
         from retrieval.embedding import embed_matrix

@@ -127,7 +127,7 @@ def test_the_first_pass_leaves_out_passages_sharing_too_few_words_as_the_check_w
     and a kept record is in an entry's groups the same whether the LSH is asked or not."""
     import random
 
-    from teams.engine.near_duplicates import _words, words_shared
+    from teams.engine.first_pass import words, words_shared
 
     rng = random.Random(3)
     vocabulary = [f"word{i}" for i in range(60)]
@@ -144,7 +144,7 @@ def test_the_first_pass_leaves_out_passages_sharing_too_few_words_as_the_check_w
         found = index.passage_lsh.query(index._passage_signature(entry.passage))
         groups = index._groups(entry)
         context = index.passages[entry.passage][0]
-        shares = {k: words_shared(_words(context), _words(index.passages[k][0])) for k in found}
+        shares = {k: words_shared(words(context), words(index.passages[k][0])) for k in found}
         assert sorted(groups) == sorted(k for k in found if shares[k] >= 0.6)
         assert [o.id for o in kept if index._in_group(entry, o)] == [o.id for o in kept if o.passage in groups]
     assert any(0.3 < s < 0.6 for s in shares.values())  # the LSH did find pairs the words rule leaves out
@@ -155,7 +155,7 @@ def test_the_similarity_to_a_kept_instruction_does_not_depend_on_the_other_candi
     sit among the candidates: `twin` names the first kept, however many others the first pass found."""
     import numpy as np
 
-    from teams.engine.near_duplicates import Entry
+    from teams.engine.first_pass import Entry
 
     gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "q"))
     index = gate.index
@@ -451,7 +451,7 @@ def test_first_pass_finds_what_minhash_jaccard_finds_in_the_groups_asked() -> No
     estimate is at or above the cut, as datasketch's own `jaccard` computes it, past a resize."""
     import random
 
-    from teams.engine.near_duplicates import INSTRUCTION_OVERLAP, Entry, Signatures, minhash
+    from teams.engine.first_pass import INSTRUCTION_OVERLAP, Entry, Signatures, minhash
 
     rng = random.Random(7)
     words = [f"w{i}" for i in range(40)]
@@ -476,11 +476,11 @@ def test_signatures_drawn_with_the_shared_permutations_are_datasketchs_own() -> 
     are the ones a fresh `MinHash(num_perm, seed=1)` gives, so a resumed run's index matches."""
     from datasketch import MinHash
 
-    from teams.engine.near_duplicates import PERMUTATIONS, _words, minhash
+    from teams.engine.first_pass import PERMUTATIONS, minhash, words
 
     for text in ("Which statement about bees is best supported?", "", "the the the", "Ünïcode words, too"):
         fresh = MinHash(num_perm=PERMUTATIONS, seed=1)
-        fresh.update_batch(list(_words(text)))
+        fresh.update_batch(list(words(text)))
         first, again = minhash(text), minhash(text)
         assert (first.hashvalues == fresh.hashvalues).all() and (again.hashvalues == fresh.hashvalues).all()
         assert first.permutations is again.permutations  # drawn once

@@ -4,17 +4,24 @@ above the threshold). `teams.engine.quality.QualityGate` holds one index per run
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from itertools import chain
-from typing import Any, NamedTuple
+from typing import Any
 
-from teams.runfolder.records import chain_of, context_text, instruction_text, normalise
+from teams.engine.first_pass import (
+    INSTRUCTION_OVERLAP,
+    PASSAGE_OVERLAP,
+    PERMUTATIONS,
+    Entry,
+    PassageWords,
+    Signatures,
+    entry_of,
+    minhash,
+    words,
+    words_shared,
+    worth_comparing,
+)
 
-INSTRUCTION_OVERLAP = 0.3  # word overlap (Jaccard) of two instructions below which they are not compared
-PASSAGE_OVERLAP = 0.5  # the same for passages (an LSH band threshold: pairs well below it are rarely found)
 # Two different passages are embedded and compared only when at least this share of their words is
 # common (exact Jaccard of the contexts' words): in a run of 256 seeds (varied fake), of the 1,547
 # passage pairs MiniLM compared, every one at a cosine of 0.95 or more shared 80% of its words or
@@ -32,103 +39,11 @@ PASSAGE_WORDS_FROM_THRESHOLD = 0.9
 # Only at thresholds up to 0.95: above, MiniLM decides as before.
 PASSAGE_WORDS_ALIKE = 0.9
 PASSAGE_WORDS_ALIKE_UP_TO_THRESHOLD = 0.95
-PERMUTATIONS = 64
 EMBEDDINGS_KEPT = 20_000  # embeddings cached (by text) for the similarity check
 # torch threads for the check: one, so the run's event loop keeps the other core (with two, each
 # short encode spun both cores and cost ten times the CPU on a busy 2-core machine)
 EMBEDDING_THREADS = 1
 PASSAGE_BATCH = 4  # passages (up to 256 tokens) per forward pass: larger batches cost more per passage, not less
-
-
-def _words(text: str) -> set[bytes]:
-    return {w.encode() for w in normalise(text).split()} or {b""}
-
-
-_permutations: Any = None
-
-
-def minhash(text: str) -> Any:
-    """The MinHash of a text's words; every one with the same permutations (drawn once: datasketch
-    draws them again for each signature otherwise, a sixth of the first pass's time)."""
-    global _permutations
-    from datasketch import MinHash
-
-    if _permutations is None:
-        first = MinHash(num_perm=PERMUTATIONS, seed=1)
-        _permutations = (first.permutations, first.scheme)
-    permutations, scheme = _permutations
-    signature = MinHash(num_perm=PERMUTATIONS, seed=1, permutations=permutations, scheme=scheme)
-    signature.update_batch(list(_words(text)))
-    return signature
-
-
-class Entry(NamedTuple):
-    """A record as the index sees it."""
-
-    id: str
-    chain: str
-    instruction: str
-    signature: Any  # the instruction's MinHash
-    passage: str  # its context's key in NearDuplicateIndex.passages, "" if none
-
-
-def entry_of(record: dict[str, Any]) -> tuple[Entry, str]:
-    """A record as the index sees it, and its context (the passage's text, keyed by `Entry.passage`)."""
-    context = context_text(record)
-    key = hashlib.sha256(normalise(context).encode()).hexdigest() if context else ""
-    instruction = instruction_text(record)
-    return Entry(record["id"], chain_of(record), instruction, minhash(instruction), key), context
-
-
-def words_shared(a: set[bytes], b: set[bytes]) -> float:
-    """Exact Jaccard of two word sets."""
-    return len(a & b) / len(a | b)
-
-
-def worth_comparing(entry: Entry, other: Entry, passage_signature: Callable[[str], Any]) -> bool:
-    """The first pass's test for two entries: other chains, both with a passage or neither, the
-    passages (when they differ) and the instructions sharing enough words. `passage_signature`
-    gives a passage key's MinHash."""
-    if other.chain == entry.chain or bool(entry.passage) != bool(other.passage):
-        return False
-    if entry.passage != other.passage and (
-        passage_signature(entry.passage).jaccard(passage_signature(other.passage)) < PASSAGE_OVERLAP
-    ):
-        return False
-    return bool(entry.signature.jaccard(other.signature) >= INSTRUCTION_OVERLAP)
-
-
-class Signatures:
-    """The kept entries' instruction signatures as rows of one matrix, listed by group (their
-    passage's key, or the entry's id when it has none): the first pass compares a new instruction
-    with every kept one of some groups in one numpy operation. Compared one `MinHash.jaccard` at a
-    time, they took half the gate's thread on a run of 256 seeds."""
-
-    def __init__(self) -> None:
-        import numpy as np
-
-        self.entries: list[Entry] = []
-        self.rows: dict[str, list[int]] = {}  # group -> its rows, in the order added
-        self.hashes = np.empty((1024, PERMUTATIONS), dtype=np.uint64)
-
-    def add(self, entry: Entry, group: str) -> None:
-        import numpy as np
-
-        row = len(self.entries)
-        if row == len(self.hashes):  # full: double
-            self.hashes = np.resize(self.hashes, (2 * row, PERMUTATIONS))
-        self.hashes[row] = entry.signature.hashvalues
-        self.rows.setdefault(group, []).append(row)
-        self.entries.append(entry)
-
-    def overlapping(self, signature: Any, groups: Iterable[str]) -> list[Entry]:
-        """The entries of these groups whose instruction shares enough words with `signature`'s
-        (the MinHash estimate of their Jaccard, as `MinHash.jaccard` computes it), in the order added."""
-        import numpy as np
-
-        rows = np.sort(np.fromiter(chain.from_iterable(self.rows.get(g, ()) for g in groups), dtype=np.int64))
-        shared = np.count_nonzero(self.hashes[rows] == signature.hashvalues, axis=1) / np.float64(PERMUTATIONS)
-        return [self.entries[i] for i in rows[shared >= INSTRUCTION_OVERLAP]]
 
 
 class NearDuplicateIndex:
@@ -167,7 +82,7 @@ class NearDuplicateIndex:
         # what `prefetch` found for a batch's entries among the records kept before it, for `twin`
         self._found_before: dict[str, tuple[list[Entry], Any]] = {}
         self._kept_before = 0  # how many entries the index held then
-        self._passage_words: dict[str, Any] = {}  # passage key -> its words' hashes (`_word_hashes`)
+        self._passage_words = PassageWords(lambda key: self.passages[key][0])
         self.embedded = 0  # texts embedded, for the benchmark
 
     def probe(self, record: dict[str, Any]) -> Entry:
@@ -220,7 +135,7 @@ class NearDuplicateIndex:
                 entry.passage
                 and entry.passage != other.passage
                 and worth_comparing(entry, other, passage_signature)
-                and self._passages_by_words(contexts[entry.passage], contexts[other.passage]) is None
+                and self._passages_bywords(contexts[entry.passage], contexts[other.passage]) is None
             ):
                 found += [contexts[entry.passage], contexts[other.passage]]
         return list(dict.fromkeys(found))
@@ -231,13 +146,13 @@ class NearDuplicateIndex:
             self._vectors.setdefault(text, vector)
         self.embedded += len(vectors)
 
-    def _passages_by_words(self, passage: str, other: str) -> bool | None:
+    def _passages_bywords(self, passage: str, other: str) -> bool | None:
         """Whether two different passages (their texts) are alike by their words alone: False when
         they share too few (PASSAGE_WORDS_SHARED), True when they share nearly all
         (PASSAGE_WORDS_ALIKE), None when MiniLM must decide. Their words are found again each
         time: few pairs get this far, and a cache of word sets would hold far more memory than
         the signatures."""
-        shared = words_shared(_words(passage), _words(other))
+        shared = words_shared(words(passage), words(other))
         if shared < self.passage_words_shared:
             return False
         return True if shared >= self.passage_words_alike else None
@@ -271,38 +186,18 @@ class NearDuplicateIndex:
         left out), or, without a passage, the kept bare entries whose instruction does."""
         if entry.passage:
             found = self.passage_lsh.query(self._passage_signature(entry.passage))
-            return self._sharing_words(entry.passage, found)
+            return self._sharingwords(entry.passage, found)
         return list(self.bare_lsh.query(entry.signature))
 
-    def _word_hashes(self, key: str) -> Any:
-        """A passage's distinct words as sorted 64-bit hashes, kept for every passage met: the
-        exact share of words of many pairs at once (`_sharing_words`)."""
-        import numpy as np
-
-        words = self._passage_words.get(key)
-        if words is None:
-            hashes = np.fromiter(map(hash, _words(self.passages[key][0])), dtype=np.int64)
-            words = self._passage_words[key] = np.unique(hashes)
-        return words
-
-    def _sharing_words(self, key: str, others: list[str]) -> list[str]:
+    def _sharingwords(self, key: str, others: list[str]) -> list[str]:
         """Those of the other passages (keys) that are this one or share enough of its words to be
-        compared with it (PASSAGE_WORDS_SHARED, exact Jaccard of their words), in order. A pair
-        sharing fewer would only be skipped in `twin`: leaving it out here spares comparing its
-        instructions. The LSH finds many such pairs (passages alike in their boilerplate: in a
-        run of 256 seeds, 94% of what it found), and the instructions on them were compared first."""
-        import numpy as np
-
+        compared with it (PASSAGE_WORDS_SHARED), in order. A pair sharing fewer would only be
+        skipped in `twin`: leaving it out here spares comparing its instructions. The LSH finds
+        many such pairs (passages alike in their boilerplate: in a run of 256 seeds, 94% of what
+        it found), and the instructions on them were compared first."""
         if not self.passage_words_shared or not others:
             return list(others)
-        mine = self._word_hashes(key)
-        theirs = [self._word_hashes(other) for other in others]
-        flat = np.concatenate(theirs)
-        common_words = mine[np.searchsorted(mine, flat).clip(max=len(mine) - 1)] == flat
-        sizes = np.fromiter(map(len, theirs), dtype=np.int64, count=len(theirs))
-        common = np.add.reduceat(common_words.astype(np.int64), np.cumsum(sizes) - sizes)
-        shared = common / (len(mine) + sizes - common)
-        return [o for o, s in zip(others, shared, strict=True) if o == key or s >= self.passage_words_shared]
+        return self._passage_words.sharing(key, others, self.passage_words_shared)
 
     def candidates(self, entry: Entry, groups: list[str] | None = None) -> list[Entry]:
         """Kept records of other chains whose instruction (and passage) share enough words, in the
@@ -320,7 +215,7 @@ class NearDuplicateIndex:
         mine, theirs = (self._passage_signature(k).hashvalues for k in (entry.passage, other.passage))
         if not any((mine[start:end] == theirs[start:end]).all() for start, end in self.passage_lsh.hashranges):
             return False
-        return bool(self._sharing_words(entry.passage, [other.passage]))
+        return bool(self._sharingwords(entry.passage, [other.passage]))
 
     def _candidates_since(self, entry: Entry, start: int) -> list[Entry]:
         """`candidates` among the entries added from the `start`-th on (a few: those of this batch
@@ -361,7 +256,7 @@ class NearDuplicateIndex:
                 if entry.passage == other.passage or similarity < self.threshold:
                     continue
                 pair = [self.passages[entry.passage][0], self.passages[other.passage][0]]
-                if self._passages_by_words(*pair) is None:
+                if self._passages_bywords(*pair) is None:
                     contexts += pair
         self._embed(contexts, PASSAGE_BATCH)
 
@@ -421,7 +316,7 @@ class NearDuplicateIndex:
             if other.passage == entry.passage:
                 return other.id, round(similarity, 4)
             texts = [self.passages[entry.passage][0], self.passages[other.passage][0]]
-            by_words = self._passages_by_words(*texts)
+            by_words = self._passages_bywords(*texts)
             if by_words is not None:
                 if by_words:  # the same passage but for a word or two: as if the same
                     return other.id, round(similarity, 4)

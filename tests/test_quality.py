@@ -221,6 +221,45 @@ def test_a_seeds_records_are_embedded_in_one_batch_with_the_verdicts_of_one_by_o
     assert calls == [len(instructions), 2]  # the gate embedded nothing itself
 
 
+def test_instructions_the_gate_holds_already_are_not_embedded_ahead_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later seed with an instruction an earlier one had: only its new texts are embedded ahead,
+    with the same verdicts as embedding them all."""
+    import retrieval.embedding as embedding
+
+    question = "Which statement most strengthens the claim about colonies?"
+    earlier = [
+        record("a", question, BEES, seed="s1"),
+        record("c", "How many eggs does a worker bee lay each day?", BEES, seed="s1"),
+    ]
+    later = [
+        record("x", question, RIVERS, seed="s2"),  # the same question on another passage: kept
+        record("y", "Through how many countries does the Danube flow?", RIVERS, seed="s2"),
+        record("z", "Through how many countries does the river Danube flow?", RIVERS, seed="s2"),
+    ]
+    every_text = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "all"))
+    expected = [every_text.review(earlier), every_text.review(later)]
+    assert [v[0] if v else None for v in expected[1]] == [None, None, "near_duplicate"]
+
+    gate = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "ahead"))
+    assert gate.index is not None
+    assert gate.review(earlier, gate.index.embed_ahead(earlier)) == expected[0]
+    embedded: list[str] = []
+    real = embedding.embed_matrix
+
+    def counted(texts: list[str], *args: Any, **kwargs: Any) -> Any:
+        embedded.extend(texts)
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embedding, "embed_matrix", counted)
+    ahead = gate.index.embed_ahead(later)
+    assert sorted(embedded) == sorted(instruction_text(r) for r in later[1:])  # not the first's again
+    assert set(ahead) == set(embedded)
+    assert gate.review(later, ahead) == expected[1]
+    assert len(embedded) == 2  # the gate took the first question's vector from its own cache
+
+
 def test_the_embedding_model_is_loaded_when_the_gate_opens_not_in_its_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

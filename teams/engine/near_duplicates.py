@@ -93,18 +93,22 @@ class NearDuplicateIndex:
 
     def embed_ahead(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """The vectors of a seed's instructions, and of the passages its own records will have
-        compared, made before its turn at the gate, in another thread (only `threshold` and the passage word shares are read
-        of the index): which kept records they are compared with depends on the order seeds are
-        committed in, their vectors do not. So the gate's one-seed-at-a-time part no longer waits
-        on MiniLM for them (`remember`)."""
+        compared, made before its turn at the gate, in another thread: which kept records they are
+        compared with depends on the order seeds are committed in, their vectors do not. So the
+        gate's one-seed-at-a-time part no longer waits on MiniLM for them (`remember`). Of the
+        index, this reads `threshold`, the passage word shares and the cache of vectors: an
+        instruction an earlier seed had too (in a varied run of 256 seeds, one in six) is not
+        embedded again; the gate keeps its own vector for it anyway."""
         from retrieval.embedding import embed_matrix
 
         probed = [entry_of(r) for r in records]
         texts = list(dict.fromkeys(entry.instruction for entry, _ in probed))
         if not texts:
             return {}
-        vectors = dict(zip(texts, embed_matrix(texts, 64, EMBEDDING_THREADS), strict=True))
-        passages = self._passages_compared_within(probed, vectors)
+        known = {text: vector for text in texts if (vector := self._vectors.get(text)) is not None}
+        missing = [text for text in texts if text not in known]
+        vectors = dict(zip(missing, embed_matrix(missing, 64, EMBEDDING_THREADS), strict=True)) if missing else {}
+        passages = self._passages_compared_within(probed, known | vectors)
         if passages:
             vectors.update(zip(passages, embed_matrix(passages, PASSAGE_BATCH, EMBEDDING_THREADS), strict=True))
         return vectors

@@ -139,7 +139,7 @@ class NearDuplicateIndex:
                 entry.passage
                 and entry.passage != other.passage
                 and worth_comparing(entry, other, passage_signature)
-                and self._passages_bywords(contexts[entry.passage], contexts[other.passage]) is None
+                and self._passages_by_words(contexts[entry.passage], contexts[other.passage]) is None
             ):
                 found += [contexts[entry.passage], contexts[other.passage]]
         return list(dict.fromkeys(found))
@@ -150,12 +150,11 @@ class NearDuplicateIndex:
             self._vectors.setdefault(text, vector)
         self.embedded += len(vectors)
 
-    def _passages_bywords(self, passage: str, other: str) -> bool | None:
+    def _passages_by_words(self, passage: str, other: str) -> bool | None:
         """Whether two different passages (their texts) are alike by their words alone: False when
         they share too few (PASSAGE_WORDS_SHARED), True when they share nearly all
-        (PASSAGE_WORDS_ALIKE), None when MiniLM must decide. Their words are found again each
-        time: few pairs get this far, and a cache of word sets would hold far more memory than
-        the signatures."""
+        (PASSAGE_WORDS_ALIKE), None when MiniLM must decide. From the texts, not `PassageWords`:
+        few pairs get this far, and the embed-ahead thread asks it of passages the index has not met."""
         shared = words_shared(words(passage), words(other))
         if shared < self.passage_words_shared:
             return False
@@ -190,10 +189,10 @@ class NearDuplicateIndex:
         left out), or, without a passage, the kept bare entries whose instruction does."""
         if entry.passage:
             found = self.passage_lsh.query(self._passage_signature(entry.passage))
-            return self._sharingwords(entry.passage, found)
+            return self._sharing_words(entry.passage, found)
         return list(self.bare_lsh.query(entry.signature))
 
-    def _sharingwords(self, key: str, others: list[str]) -> list[str]:
+    def _sharing_words(self, key: str, others: list[str]) -> list[str]:
         """Those of the other passages (keys) that are this one or share enough of its words to be
         compared with it (PASSAGE_WORDS_SHARED), in order. A pair sharing fewer would only be
         skipped in `twin`: leaving it out here spares comparing its instructions. The LSH finds
@@ -210,27 +209,30 @@ class NearDuplicateIndex:
         return [o for o in found if o.chain != entry.chain]
 
     def _in_group(self, entry: Entry, other: Entry) -> bool:
-        """Whether a kept entry is in one of `_groups(entry)`, without asking the LSH: for passages,
-        whether theirs is this one or collides with it in one of the LSH's bands, and shares enough words."""
-        if not entry.passage:
-            return other.id in self.bare_lsh.query(entry.signature)
+        """Whether a kept entry's passage is in `_groups(entry)` (both with a passage), without
+        asking the LSH: it is this one, or collides with it in one of the LSH's bands and shares
+        enough words."""
         if other.passage == entry.passage:
             return True
         mine, theirs = (self._passage_signature(k).hashvalues for k in (entry.passage, other.passage))
         if not any((mine[start:end] == theirs[start:end]).all() for start, end in self.passage_lsh.hashranges):
             return False
-        return bool(self._sharingwords(entry.passage, [other.passage]))
+        return bool(self._sharing_words(entry.passage, [other.passage]))
 
     def _candidates_since(self, entry: Entry, start: int) -> list[Entry]:
         """`candidates` among the entries added from the `start`-th on (a few: those of this batch
         kept so far), computed for those alone."""
-        return [
+        added = [
             o
             for o in self._signatures_kept.entries[start:]
-            if o.chain != entry.chain
-            and entry.signature.jaccard(o.signature) >= INSTRUCTION_OVERLAP
-            and self._in_group(entry, o)
+            if o.chain != entry.chain and entry.signature.jaccard(o.signature) >= INSTRUCTION_OVERLAP
         ]
+        if not added:
+            return []
+        if not entry.passage:  # the kept bare entries whose instruction the LSH finds: asked once
+            groups = set(self.bare_lsh.query(entry.signature))
+            return [o for o in added if o.id in groups]
+        return [o for o in added if o.passage and self._in_group(entry, o)]
 
     def prefetch(self, entries: list[Entry]) -> None:
         """Embed in one batch what checking these entries (a seed's records, in order) may
@@ -260,7 +262,7 @@ class NearDuplicateIndex:
                 if entry.passage == other.passage or similarity < self.threshold:
                     continue
                 pair = [self.passages[entry.passage][0], self.passages[other.passage][0]]
-                if self._passages_bywords(*pair) is None:
+                if self._passages_by_words(*pair) is None:
                     contexts += pair
         self._embed(contexts, PASSAGE_BATCH)
 
@@ -320,7 +322,7 @@ class NearDuplicateIndex:
             if other.passage == entry.passage:
                 return other.id, round(similarity, 4)
             texts = [self.passages[entry.passage][0], self.passages[other.passage][0]]
-            by_words = self._passages_bywords(*texts)
+            by_words = self._passages_by_words(*texts)
             if by_words is not None:
                 if by_words:  # the same passage but for a word or two: as if the same
                     return other.id, round(similarity, 4)

@@ -22,7 +22,9 @@ writes one question template for every passage (nearly every record of a seed is
 duplicate of another, and near-duplicate search embeds nearly every instruction and edited
 passage); `varied` writes varied questions from the passage's words (`bench/varied_fake.py`), as a
 real model does. The other rows use the template fake. Prints one row per level and the issue's
-goals with the measured figures.
+goals with the measured figures. Under each row, the pipeline driver's CPU by thread
+(`bench/thread_cpu.py`): the event loop's, and with near-duplicate search on, its threads', in all
+and in each half of the run (shares of one core).
 """
 
 from __future__ import annotations
@@ -175,9 +177,14 @@ def measure_pipeline(
         processor.launch()
         processor.wait_ready()
         startup_cpu = sum(_process_cpu(p.pid) for p in processor.processes)
+    from bench.thread_cpu import ThreadCpu
+
+    threads = ThreadCpu()
     start_cpu, start = _usage()["cpu"], time.perf_counter()
+    threads.start()
     _, info = asyncio.run(run_pipeline(run, processor=processor))
     wall = time.perf_counter() - start
+    threads.stop()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, joined at the run's end
     workers_cpu = children.ru_utime + children.ru_stime - startup_cpu
     t = info.totals
@@ -191,6 +198,7 @@ def measure_pipeline(
         "cpu": _usage()["cpu"] - start_cpu + workers_cpu, "status": info.status,
         # with workers: the driver's peak plus each worker at the largest one's peak
         "peak_rss_mib": _usage()["peak_rss_mib"] + (workers * children.ru_maxrss / 1024 if workers > 1 else 0),
+        "threads": threads.report(),
     }  # fmt: skip
 
 
@@ -268,6 +276,23 @@ def child(args: list[str]) -> dict[str, Any]:
 
 
 # --- the report -------------------------------------------------------------------------------
+
+
+def print_threads(row: dict[str, Any]) -> None:
+    """The driver's CPU by thread (`bench/thread_cpu.py`), under a row: in all (and the loop's per
+    call), then each half of the run as shares of a core."""
+    threads = row.get("threads", {})
+    cpu = threads.get("cpu", {})
+    if "loop" not in cpu:  # not Linux
+        return
+    line = f"{'':>6}driver CPU s: " + ", ".join(f"{role} {seconds:.1f}" for role, seconds in cpu.items() if seconds)
+    line += f"; loop {1000 * cpu['loop'] / row['calls']:.2f} ms/call"
+    half = threads["seconds"] / 2
+    for name, shares in zip(("first", "second"), threads["halves"], strict=True):
+        line += f"; {name} half: " + ", ".join(
+            f"{role} {100 * seconds / half:.0f}%" for role, seconds in shares.items() if seconds >= 0.05
+        )
+    print(line, flush=True)
 
 
 def replay(endpoint: Endpoint, sent: Path, level: int, calls: int) -> tuple[dict[str, Any], float]:
@@ -350,6 +375,7 @@ def main() -> None:
                 f"{100 * server_share:>9.0f}% | {row['records']} kept, dropped {row['dropped']}",
                 flush=True,
             )
+            print_threads(row)
     print(f"(ceiling at C: C / latency = {', '.join(f'{lv / args.latency:.0f}' for lv in levels)} calls/s; "
           "W: pipeline processes; bare loop: one process; server CPU: the fake server's share of one core during the bare loop)")  # fmt: skip
 

@@ -2,7 +2,7 @@
 /proc every second while a pipeline runs in this process (Linux only; elsewhere it records nothing).
 
 `bench/throughput.py` prints it for each pipeline row: the event loop's CPU (the run's own thread)
-and the near-duplicate search's threads' (the quality gate and embed-ahead), in all and in each
+and the near-duplicate search's threads' (the quality gate, its helper, embed-ahead), in all and in each
 half of the run. With many seeds in flight, seeds advance together, so the gate has little to do
 until the first of them finish; what it does after that shares the two cores with the loop.
 """
@@ -16,7 +16,8 @@ import time
 from collections import defaultdict
 from typing import Any
 
-GATE_THREADS = ("quality-gate", "embed-ahead")  # thread name prefixes, set in teams/engine/loop.py
+# thread name prefixes, set in teams/engine/loop.py and teams/engine/near_duplicates.py
+GATE_THREADS = ("quality-gate", "gate-helper", "embed-ahead")
 STEP = 1.0  # seconds between samples
 
 
@@ -27,7 +28,7 @@ def _role(thread: threading.Thread) -> str:
 
 
 class ThreadCpu:
-    """Samples this process's threads' CPU time by role (loop, quality-gate, embed-ahead, other)
+    """Samples this process's threads' CPU time by role (loop, quality-gate, gate-helper, embed-ahead, other)
     from `start` to `stop`. A thread that ends meanwhile keeps the CPU it used until the last
     sample before it ended: up to a second of each thread's is missed."""
 

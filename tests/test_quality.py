@@ -203,7 +203,9 @@ def test_a_seeds_records_are_embedded_in_one_batch_with_the_verdicts_of_one_by_o
     monkeypatch.setattr(embedding, "embed_matrix", counted)
     together = QualityGate(QualitySettings()).open(RunFolder.create(tmp_path, "together"))
     assert together.review(records) == expected
-    assert len(calls) == 2  # the instructions in one batch, then the two passages in another
+    # the instructions in one batch, then the two passages in another, each shared by the gate's
+    # thread and its helper (the five distinct instructions as three and two)
+    assert sorted(calls) == [1, 1, 2, 3]
 
     # the instructions embedded ahead (another thread, before the seed's turn): the same verdicts,
     # and the gate itself embeds only the passages it compares
@@ -443,6 +445,33 @@ def test_the_gate_runs_on_a_thread_of_its_own_and_gives_freed_memory_back(
     assert len(set(threads)) == 1 and threads[0].startswith("quality-gate")  # one thread, not the default executor's
     assert len(ahead_threads) == 6 and len(set(ahead_threads)) == 1 and ahead_threads[0].startswith("embed-ahead")
     assert len(released) == 6  # after every seed
+
+
+def test_what_the_gate_embeds_itself_is_split_with_a_helper_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import numpy as np
+
+    import retrieval.embedding as embedding
+    from teams.engine.near_duplicates import NearDuplicateIndex
+
+    index = NearDuplicateIndex(0.95)
+    texts = [f"Note {i}. {BEES}" for i in range(5)]
+    one_thread = embedding.embed_matrix(texts, 4, 1)
+    batches: dict[str, list[str]] = {}
+    real = embedding.embed_matrix
+
+    def recorded(batch: list[str], *args: Any, **kwargs: Any) -> Any:
+        batches[threading.current_thread().name.split("_")[0]] = list(batch)
+        return real(batch, *args, **kwargs)
+
+    monkeypatch.setattr(embedding, "embed_matrix", recorded)
+    vectors = index._embed(texts, 4)
+    assert batches == {threading.current_thread().name: texts[:3], "gate-helper": texts[3:]}
+    assert np.allclose(np.stack(vectors), one_thread, atol=1e-6)  # in order, as if embedded in one batch
+    batches.clear()
+    index._embed([*texts, "How many eggs does a worker bee lay each day?"], 4)
+    assert batches == {threading.current_thread().name: ["How many eggs does a worker bee lay each day?"]}
 
 
 def test_near_duplicate_search_keeps_numpys_blas_to_one_thread(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
 from teams.engine.first_pass import (
@@ -44,6 +46,17 @@ EMBEDDINGS_KEPT = 20_000  # embeddings cached (by text) for the similarity check
 # short encode spun both cores and cost ten times the CPU on a busy 2-core machine)
 EMBEDDING_THREADS = 1
 PASSAGE_BATCH = 4  # passages (up to 256 tokens) per forward pass: larger batches cost more per passage, not less
+# What the gate embeds itself (mostly passages it compares with kept records'), from this many texts
+# on, is split with a helper thread. The gate takes one seed at a time: on the template rows of
+# `bench/throughput.py` its thread was at 70% of a core in the run's second half while seeds
+# waited their turn and the loop used a third of its core.
+SPLIT_FROM = 2
+
+
+@cache
+def _helper() -> ThreadPoolExecutor:
+    """The thread that embeds half of what the gate embeds itself: one per process, made on first use."""
+    return ThreadPoolExecutor(1, thread_name_prefix="gate-helper")
 
 
 class NearDuplicateIndex:
@@ -283,10 +296,15 @@ class NearDuplicateIndex:
         # keyed by the text itself: the texts are held by the index anyway, and a str caches its
         # hash, where a digest per text and pair took a sixth of the gate's time
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        if missing:
-            for text, vector in zip(missing, embed_matrix(missing, batch_size, EMBEDDING_THREADS), strict=True):
-                self._vectors[text] = vector
-            self.embedded += len(missing)
+        if len(missing) >= SPLIT_FROM:  # the second half in the helper thread, meanwhile
+            half = (len(missing) + 1) // 2
+            theirs = _helper().submit(embed_matrix, missing[half:], batch_size, EMBEDDING_THREADS)
+            rows = [*embed_matrix(missing[:half], batch_size, EMBEDDING_THREADS), *theirs.result()]
+        else:
+            rows = list(embed_matrix(missing, batch_size, EMBEDDING_THREADS)) if missing else []
+        for text, vector in zip(missing, rows, strict=True):
+            self._vectors[text] = vector
+        self.embedded += len(missing)
         vectors = [self._vectors[text] for text in texts]
         for text in dict.fromkeys(texts):  # each text once: a seed's pairs name the same texts many times
             self._vectors.move_to_end(text)

@@ -21,6 +21,13 @@ GATE_THREADS = ("quality-gate", "gate-helper", "embed-ahead")
 STEP = 1.0  # seconds between samples
 
 
+def stat_cpu(path: str) -> float:
+    """CPU seconds (user + system) in a /proc stat file: a process's or a thread's."""
+    with open(path, encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _role(thread: threading.Thread) -> str:
     if thread is threading.main_thread():
         return "loop"
@@ -38,7 +45,6 @@ class ThreadCpu:
         self._last: dict[tuple[int | None, int], float] = {}  # (ident, native id) -> CPU at the last sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="thread-cpu-sampler", daemon=True)
-        self._tick = os.sysconf("SC_CLK_TCK") if sys.platform == "linux" else 100
         self._start = 0.0
 
     def start(self) -> None:
@@ -61,11 +67,9 @@ class ThreadCpu:
 
     def _cpu(self, thread: threading.Thread) -> float | None:
         try:
-            with open(f"/proc/self/task/{thread.native_id}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
+            return stat_cpu(f"/proc/self/task/{thread.native_id}/stat")
         except OSError:  # ended since `threading.enumerate`
             return None
-        return (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
 
     def _sample(self, baseline: bool = False) -> None:
         step: defaultdict[str, float] = defaultdict(float)

@@ -127,12 +127,6 @@ def make_seeds(folder: Path, count: int) -> Path:
     return folder
 
 
-def _process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a live process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def default_gc() -> bool:
     return os.environ.get("BENCH_GC") == "default"
 
@@ -148,6 +142,7 @@ def measure_pipeline(
     import teams.engine.loop
     from agents.models import ModelSpec
     from agents.models.limits import EndpointLimits
+    from bench.thread_cpu import ThreadCpu, stat_cpu
     from teams.engine import PreparedRun, RunConfig, run_pipeline
     from teams.engine.quality import QualitySettings
     from teams.engine.workers import LocalWorkers
@@ -176,9 +171,7 @@ def measure_pipeline(
         processor = LocalWorkers(run, workers)
         processor.launch()
         processor.wait_ready()
-        startup_cpu = sum(_process_cpu(p.pid) for p in processor.processes)
-    from bench.thread_cpu import ThreadCpu
-
+        startup_cpu = sum(stat_cpu(f"/proc/{p.pid}/stat") for p in processor.processes)
     threads = ThreadCpu()
     start_cpu, start = _usage()["cpu"], time.perf_counter()
     threads.start()
